@@ -1,0 +1,1 @@
+//! A SPICE client library.
