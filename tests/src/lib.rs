@@ -1,1 +1,2 @@
-//! Shared harness for the end-to-end tests.
+//! Shared harness for the end-to-end tests: it starts real processes
+//! (opencloud nodes, QEMU guests, etcd) on loopback and cleans up after them.
