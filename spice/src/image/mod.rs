@@ -1,6 +1,9 @@
 //! Image decoders. Each decoder turns one compressed payload (the bytes after
 //! the payload's `data_size`) into an [`Image`].
 
+pub mod glz;
+pub mod lz;
+
 /// A decoded image: `width * height` pixels, rows top-down, each pixel a
 /// `0x00RRGGBB` word (SPICE's 32-bit xRGB surface format).
 #[derive(Clone, Debug, PartialEq, Eq)]
