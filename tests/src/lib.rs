@@ -1,2 +1,5 @@
 //! Shared harness for the end-to-end tests: it starts real processes
 //! (opencloud nodes, QEMU guests, etcd) on loopback and cleans up after them.
+
+pub mod etcd;
+pub mod loadgen;
