@@ -3,3 +3,6 @@
 
 pub mod etcd;
 pub mod loadgen;
+pub mod api;
+pub mod cluster;
+pub mod proxy;
