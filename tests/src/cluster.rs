@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -23,11 +23,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rand::Rng;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use reqwest::StatusCode;
 
-use crate::api::{Api, ClusterInfo};
+use crate::api::Api;
 use crate::proxy::Proxy;
+
+use crate::cluster_options::build_client;
+pub use crate::cluster_options::{free_ports, opencloud_bin, ClusterOptions};
 
 /// How long a node may take to answer `/healthz` after it is spawned.
 pub const HEALTHY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,119 +37,6 @@ pub const HEALTHY_TIMEOUT: Duration = Duration::from_secs(60);
 pub const LEADER_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a node may take to exit after SIGTERM.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// What to start.
-#[derive(Clone, Debug)]
-pub struct ClusterOptions {
-    /// Number of nodes started, with ids 1..=nodes.
-    pub nodes: u64,
-    /// Extra ids (nodes+1..=nodes+spare_ids) that get certificates, for
-    /// membership tests that add a node later.
-    pub spare_ids: u64,
-    /// Use `target/release/opencloud` (benchmarks).
-    pub release: bool,
-    /// `--snapshot-every N` for every node.
-    pub snapshot_every: Option<u64>,
-    /// Route inter-node traffic through one proxy per directed link.
-    pub proxies: bool,
-    /// Nodes whose certificates come from a second, unrelated CA.
-    pub foreign_ca: Vec<u64>,
-    /// Wait for a leader in `start` (off when no quorum is expected).
-    pub wait_for_leader: bool,
-    /// Extra environment for the node processes.
-    pub env: Vec<(String, String)>,
-}
-
-impl Default for ClusterOptions {
-    fn default() -> Self {
-        ClusterOptions {
-            nodes: 3,
-            spare_ids: 1,
-            release: false,
-            snapshot_every: None,
-            proxies: false,
-            foreign_ca: Vec::new(),
-            wait_for_leader: true,
-            env: Vec::new(),
-        }
-    }
-}
-
-impl ClusterOptions {
-    pub fn nodes(mut self, n: u64) -> Self {
-        self.nodes = n;
-        self
-    }
-    pub fn release(mut self, yes: bool) -> Self {
-        self.release = yes;
-        self
-    }
-    pub fn snapshot_every(mut self, n: u64) -> Self {
-        self.snapshot_every = Some(n);
-        self
-    }
-    pub fn proxies(mut self, yes: bool) -> Self {
-        self.proxies = yes;
-        self
-    }
-    pub fn foreign_ca(mut self, ids: &[u64]) -> Self {
-        self.foreign_ca = ids.to_vec();
-        self
-    }
-    pub fn wait_for_leader(mut self, yes: bool) -> Self {
-        self.wait_for_leader = yes;
-        self
-    }
-    pub fn env(mut self, key: &str, value: &str) -> Self {
-        self.env.push((key.to_string(), value.to_string()));
-        self
-    }
-}
-
-/// The `opencloud` binary: `$OPENCLOUD_BIN`, else
-/// `$CARGO_TARGET_DIR` (or the workspace's `target/`) `/{debug,release}/opencloud`.
-pub fn opencloud_bin(release: bool) -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("OPENCLOUD_BIN") {
-        let path = PathBuf::from(path);
-        anyhow::ensure!(
-            path.is_file(),
-            "OPENCLOUD_BIN={} is not a file",
-            path.display()
-        );
-        return Ok(path);
-    }
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join("target"),
-    };
-    let profile = if release { "release" } else { "debug" };
-    let path = target.join(profile).join("opencloud");
-    if !path.is_file() {
-        let flag = if release { " --release" } else { "" };
-        bail!(
-            "the opencloud binary is missing at {}: run `cargo build -p opencloud{flag}` first \
-             (or set OPENCLOUD_BIN)",
-            path.display()
-        );
-    }
-    Ok(path)
-}
-
-/// `n` distinct free loopback ports. They are free when this returns; a
-/// process started right after can still lose one to a race, which `start`
-/// handles by retrying with new ports.
-pub fn free_ports(n: usize) -> Result<Vec<u16>> {
-    let listeners = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()
-        .context("binding a free port")?;
-    listeners
-        .iter()
-        .map(|l| Ok(l.local_addr()?.port()))
-        .collect()
-}
 
 /// One node process of the cluster.
 pub struct Node {
@@ -496,100 +385,6 @@ impl Cluster {
         }
     }
 
-    /// `/api/v1/cluster` of every running node that answers.
-    pub async fn infos(&self) -> BTreeMap<u64, ClusterInfo> {
-        let ids = self.running_ids();
-        let probes = ids.iter().map(|&id| {
-            let api = self.probe(id);
-            async move { (id, api.cluster().await) }
-        });
-        futures::future::join_all(probes)
-            .await
-            .into_iter()
-            .filter_map(|(id, r)| r.ok().map(|info| (id, info)))
-            .collect()
-    }
-
-    /// The leader right now: a running node that calls itself leader and that
-    /// a majority of its reported members (itself included) follow in the
-    /// same term. `None` if there is no such node at this instant.
-    pub async fn leader_id(&self) -> Option<u64> {
-        let infos = self.infos().await;
-        infos.iter().find_map(|(&id, info)| {
-            if info.leader != Some(id) {
-                return None;
-            }
-            let members = if info.members.is_empty() {
-                self.opts.nodes as usize
-            } else {
-                info.members.len()
-            };
-            let followers = infos
-                .values()
-                .filter(|o| o.leader == Some(id) && o.term == info.term)
-                .filter(|o| info.members.is_empty() || info.members.contains(&o.node_id))
-                .count();
-            (followers > members / 2).then_some(id)
-        })
-    }
-
-    /// Waits (bounded) for a leader as defined by `leader_id`.
-    pub async fn wait_for_leader(&self) -> Result<u64> {
-        self.wait_for_leader_not(None).await
-    }
-
-    /// Waits (bounded) for a leader other than `old`.
-    pub async fn wait_for_new_leader(&self, old: u64) -> Result<u64> {
-        self.wait_for_leader_not(Some(old)).await
-    }
-
-    async fn wait_for_leader_not(&self, old: Option<u64>) -> Result<u64> {
-        let deadline = Instant::now() + LEADER_TIMEOUT;
-        loop {
-            if let Some(id) = self.leader_id().await {
-                if Some(id) != old {
-                    return Ok(id);
-                }
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "no leader (other than {old:?}) after {LEADER_TIMEOUT:?}; views: {:?}",
-                    self.infos().await
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Waits until node `id` has applied at least `index`.
-    pub async fn wait_for_applied(&self, id: u64, index: u64, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        let mut last = None;
-        loop {
-            if let Ok(info) = self.probe(id).cluster().await {
-                if info.last_applied >= index {
-                    return Ok(());
-                }
-                last = Some(info);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "node {id} did not apply index {index} within {timeout:?}; last view: {last:?}"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Waits until node `id` has applied everything the leader had applied
-    /// when this was called; returns that index.
-    pub async fn wait_caught_up(&self, id: u64, timeout: Duration) -> Result<u64> {
-        let leader = self.wait_for_leader().await?;
-        let target = self.probe(leader).cluster().await?.last_applied;
-        self.wait_for_applied(id, target, timeout).await?;
-        Ok(target)
-    }
-
     /// SIGKILL node `id` and reap it.
     pub fn kill(&mut self, id: u64) {
         if let Some(mut child) = self.nodes.get_mut(&id).and_then(|n| n.child.take()) {
@@ -755,17 +550,4 @@ impl Drop for Cluster {
             }
         }
     }
-}
-
-fn build_client(token: &str, timeout: Duration) -> Result<reqwest::Client> {
-    let mut headers = HeaderMap::new();
-    let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))?;
-    auth.set_sensitive(true);
-    headers.insert(AUTHORIZATION, auth);
-    Ok(reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .default_headers(headers)
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(3))
-        .build()?)
 }

@@ -6,3 +6,5 @@ pub mod loadgen;
 pub mod api;
 pub mod cluster;
 pub mod proxy;
+pub mod cluster_options;
+pub mod cluster_wait;

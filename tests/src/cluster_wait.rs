@@ -1,0 +1,105 @@
+//! Waiting on a cluster: leaders, applied indexes and catch-up.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use crate::api::ClusterInfo;
+use crate::cluster::{Cluster, LEADER_TIMEOUT};
+
+impl Cluster {
+    /// `/api/v1/cluster` of every running node that answers.
+    pub async fn infos(&self) -> BTreeMap<u64, ClusterInfo> {
+        let ids = self.running_ids();
+        let probes = ids.iter().map(|&id| {
+            let api = self.probe(id);
+            async move { (id, api.cluster().await) }
+        });
+        futures::future::join_all(probes)
+            .await
+            .into_iter()
+            .filter_map(|(id, r)| r.ok().map(|info| (id, info)))
+            .collect()
+    }
+
+    /// The leader right now: a running node that calls itself leader and that
+    /// a majority of its reported members (itself included) follow in the
+    /// same term. `None` if there is no such node at this instant.
+    pub async fn leader_id(&self) -> Option<u64> {
+        let infos = self.infos().await;
+        infos.iter().find_map(|(&id, info)| {
+            if info.leader != Some(id) {
+                return None;
+            }
+            let members = if info.members.is_empty() {
+                self.options().nodes as usize
+            } else {
+                info.members.len()
+            };
+            let followers = infos
+                .values()
+                .filter(|o| o.leader == Some(id) && o.term == info.term)
+                .filter(|o| info.members.is_empty() || info.members.contains(&o.node_id))
+                .count();
+            (followers > members / 2).then_some(id)
+        })
+    }
+
+    /// Waits (bounded) for a leader as defined by `leader_id`.
+    pub async fn wait_for_leader(&self) -> Result<u64> {
+        self.wait_for_leader_not(None).await
+    }
+
+    /// Waits (bounded) for a leader other than `old`.
+    pub async fn wait_for_new_leader(&self, old: u64) -> Result<u64> {
+        self.wait_for_leader_not(Some(old)).await
+    }
+
+    async fn wait_for_leader_not(&self, old: Option<u64>) -> Result<u64> {
+        let deadline = Instant::now() + LEADER_TIMEOUT;
+        loop {
+            if let Some(id) = self.leader_id().await {
+                if Some(id) != old {
+                    return Ok(id);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "no leader (other than {old:?}) after {LEADER_TIMEOUT:?}; views: {:?}",
+                    self.infos().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until node `id` has applied at least `index`.
+    pub async fn wait_for_applied(&self, id: u64, index: u64, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut last = None;
+        loop {
+            if let Ok(info) = self.probe(id).cluster().await {
+                if info.last_applied >= index {
+                    return Ok(());
+                }
+                last = Some(info);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "node {id} did not apply index {index} within {timeout:?}; last view: {last:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until node `id` has applied everything the leader had applied
+    /// when this was called; returns that index.
+    pub async fn wait_caught_up(&self, id: u64, timeout: Duration) -> Result<u64> {
+        let leader = self.wait_for_leader().await?;
+        let target = self.probe(leader).cluster().await?.last_applied;
+        self.wait_for_applied(id, target, timeout).await?;
+        Ok(target)
+    }
+}
