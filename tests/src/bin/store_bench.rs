@@ -124,6 +124,7 @@ async fn run(opts: &Options) -> Result<()> {
 
 async fn measure<T: Target>(t: &mut T, opts: &Options, kills: usize) -> Result<Side> {
     let mut runs = Vec::new();
+    let mut cpu = Vec::new();
     for clients in [1usize, 64] {
         let leader = t.leader().await?;
         let url = t.urls()[leader].clone();
@@ -134,8 +135,28 @@ async fn measure<T: Target>(t: &mut T, opts: &Options, kills: usize) -> Result<S
             opts.duration,
             opts.warmup
         );
+        let pids: Vec<u32> = t.pids().into_iter().flatten().collect();
+        let before = Instant::now();
+        let cpu0: Vec<f64> = pids.iter().map(|p| cpu_secs(*p).unwrap_or(0.0)).collect();
+        let self0 = cpu_secs(std::process::id()).unwrap_or(0.0);
         let r = loadgen::run(&t.api(), &url, clients, opts.warmup, opts.duration).await?;
+        let wall = before.elapsed().as_secs_f64();
+        let node_cores: Vec<f64> = (pids.iter().zip(&cpu0))
+            .map(|(p, c0)| (cpu_secs(*p).unwrap_or(*c0) - c0) / wall)
+            .collect();
+        let bench_cores = (cpu_secs(std::process::id()).unwrap_or(self0) - self0) / wall;
         print_run(t.name(), &r);
+        println!(
+            "   CPU (cores, whole run): nodes {:?} (leader = node {}), load generator {bench_cores:.2}",
+            node_cores.iter().map(|c| (c * 100.0).round() / 100.0).collect::<Vec<_>>(),
+            leader + 1
+        );
+        cpu.push(Cpu {
+            clients,
+            nodes: node_cores.iter().sum(),
+            leader: node_cores.get(leader).copied().unwrap_or(0.0),
+            bench: bench_cores,
+        });
         runs.push(r);
     }
     let failover = if kills > 0 {
@@ -160,6 +181,7 @@ async fn measure<T: Target>(t: &mut T, opts: &Options, kills: usize) -> Result<S
     );
     Ok(Side {
         runs,
+        cpu,
         failover,
         kills_planned: kills,
         rss_kib: rss,
@@ -237,6 +259,24 @@ async fn wait_leader<T: Target>(t: &T) -> Result<usize> {
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
+}
+
+/// CPU time (user + system) a process has used, in seconds.
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at "state".
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0) // USER_HZ is 100 on Linux
+}
+
+/// CPU use during one load run, in cores (1.0 = one core busy).
+struct Cpu {
+    clients: usize,
+    nodes: f64,
+    leader: f64,
+    bench: f64,
 }
 
 /// VmRSS of a process, in KiB.
@@ -408,6 +448,7 @@ impl Machine {
 /// The figures of one system.
 struct Side {
     runs: Vec<RunResult>,
+    cpu: Vec<Cpu>,
     failover: Vec<Duration>,
     kills_planned: usize,
     rss_kib: Vec<u64>,
@@ -508,6 +549,33 @@ fn render(f: &Figures) -> String {
                 o.ms(0.5) / e.ms(0.5),
                 o.ms(0.99) / e.ms(0.99),
                 o.ms(0.999) / e.ms(0.999)
+            );
+        }
+    }
+    s += &format!(
+        "\nCPU during each load run (warm-up included), in cores of the {} the machine has; \
+         the load generator shares them:\n\n",
+        f.machine.cores
+    );
+    s +=
+        "| system | clients | all nodes | leader | load generator | writes per node CPU-second |\n";
+    s += "|---|---:|---:|---:|---:|---:|\n";
+    for (name, side) in [("Opencloud", &f.ours), ("etcd", &f.etcd)] {
+        for c in side.iter().flat_map(|x| x.cpu.iter()) {
+            let wps = side
+                .as_ref()
+                .and_then(|x| x.run(c.clients))
+                .map(|r| r.writes_per_sec());
+            s += &format!(
+                "| {name} | {} | {:.2} | {:.2} | {:.2} | {} |\n",
+                c.clients,
+                c.nodes,
+                c.leader,
+                c.bench,
+                opt(wps.filter(|_| c.nodes > 0.0), |w| format!(
+                    "{:.0}",
+                    w / c.nodes
+                ))
             );
         }
     }
