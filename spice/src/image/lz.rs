@@ -477,4 +477,22 @@ pub(crate) mod tests {
         push_literals(&mut lits_past_end, &[1, 2, 3], 3);
         assert!(decode_lz_rgb(&lits_past_end).is_err());
     }
+
+    #[test]
+    fn reference_streams_decode_exactly() {
+        let raw = include_bytes!("testdata/text_120_50.raw");
+        let want: Vec<u32> = raw
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], 0]))
+            .collect();
+        for stream in [
+            &include_bytes!("testdata/text_120_50.lz")[..],
+            &include_bytes!("testdata/text_120_50.l24")[..],
+            &include_bytes!("testdata/text_120_50.la")[..],
+        ] {
+            let img = decode_lz_rgb(stream).unwrap();
+            assert_eq!((img.width, img.height), (120, 50));
+            assert!(img.pixels == want);
+        }
+    }
 }

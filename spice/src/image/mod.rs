@@ -3,6 +3,7 @@
 
 pub mod glz;
 pub mod lz;
+pub mod quic;
 
 /// A decoded image: `width * height` pixels, rows top-down, each pixel a
 /// `0x00RRGGBB` word (SPICE's 32-bit xRGB surface format).
