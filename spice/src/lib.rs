@@ -3,8 +3,21 @@
 //!
 //! The crate does no HTTP and keeps no global state; every parser is
 //! bounds-checked so that a hostile server can only end its own connection.
+//! The protocol state ([`display::Display`], [`cursor::Cursor`], the
+//! parsers in [`msg`]) is IO-free; [`client`] runs it over TCP with tokio.
 
+pub mod client;
+pub mod cursor;
+pub mod display;
 pub mod error;
+pub mod framing;
 pub mod image;
+pub mod inputs;
+pub mod keymap;
+pub mod link;
+pub mod msg;
+pub mod proto;
+pub mod wire;
 
+pub use client::{Compression, Config, Session};
 pub use error::{Error, Result};

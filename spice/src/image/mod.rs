@@ -1,6 +1,7 @@
 //! Image decoders. Each decoder turns one compressed payload (the bytes after
 //! the payload's `data_size`) into an [`Image`].
 
+pub mod bitmap;
 pub mod glz;
 pub mod lz;
 pub mod quic;

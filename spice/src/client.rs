@@ -1,0 +1,529 @@
+//! A SPICE session over TCP: links the main channel, learns the session id
+//! and channel list, links display, inputs and cursor, and runs one task per
+//! channel that answers the base messages and applies the rest to the
+//! shared display and cursor state.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+use crate::cursor::Cursor;
+use crate::display::{CacheConfig, Display, Dumper, Stats};
+use crate::framing::{read_message, write_message, AckState, BaseAction, Message};
+use crate::image::Image;
+use crate::inputs::{self, Button, Motion, MotionThrottle};
+use crate::keymap::{self, Scancode};
+use crate::link::{caps, handshake, LinkRequest};
+use crate::msg::main::MainMessage;
+use crate::msg::{self, InputsMessage, ServerMessage};
+use crate::proto::{channel, display_cap, display_msgc, main_msgc, mouse_mode};
+use crate::wire::Writer;
+use crate::{Error, Result};
+
+/// The image compression the client asks the server to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    Off,
+    Lz,
+    Glz,
+    Quic,
+    /// Let the server choose per image (GLZ or LZ, QUIC for photos).
+    Auto,
+}
+
+impl Compression {
+    /// The SpiceImageCompression value of PREFERRED_COMPRESSION.
+    fn wire(self) -> u8 {
+        match self {
+            Compression::Off => 1,
+            Compression::Auto => 2,
+            Compression::Quic => 4,
+            Compression::Glz => 5,
+            Compression::Lz => 6,
+        }
+    }
+}
+
+impl std::str::FromStr for Compression {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "off" => Compression::Off,
+            "lz" => Compression::Lz,
+            "glz" => Compression::Glz,
+            "quic" => Compression::Quic,
+            "auto" => Compression::Auto,
+            _ => return Err(Error::malformed("compression", format!("{s:?}"))),
+        })
+    }
+}
+
+/// How to connect.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The SPICE password; empty when ticketing is disabled.
+    pub password: String,
+    pub compression: Compression,
+    pub cache: CacheConfig,
+    /// Where to write compressed image payloads (see [`Dumper`]); `None`
+    /// falls back to `OPENCLOUD_SPICE_DUMP`.
+    pub dump_dir: Option<PathBuf>,
+    /// Limit for TCP connect plus link of each channel.
+    pub link_timeout: Duration,
+    /// Pause between key events when typing text, so the guest's keyboard
+    /// buffer never overflows.
+    pub key_delay: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            password: String::new(),
+            compression: Compression::Auto,
+            cache: CacheConfig::default(),
+            dump_dir: None,
+            link_timeout: Duration::from_secs(10),
+            key_delay: Duration::from_millis(10),
+        }
+    }
+}
+
+type SharedWriter = Arc<tokio::sync::Mutex<OwnedWriteHalf>>;
+
+/// Connection-wide state shared by the channel tasks and the session.
+#[derive(Debug)]
+struct Shared {
+    display: Mutex<Display>,
+    cursor: Mutex<Cursor>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    session_id: u32,
+    supported_mouse_modes: u16,
+    mouse_mode: u16,
+    buttons: u16,
+    throttle: MotionThrottle,
+    last_display_change: Instant,
+    bytes_received: u64,
+    failure: Option<String>,
+}
+
+/// Locks a std mutex; a panicked holder cannot leave these plain-data
+/// states half-updated in a way worse than losing the session, so poisoning
+/// is ignored.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A connected SPICE session. Dropping it stops its channel tasks.
+pub struct Session {
+    shared: Arc<Shared>,
+    main: SharedWriter,
+    inputs: Option<SharedWriter>,
+    key_delay: Duration,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn link(
+    addr: &str,
+    req: LinkRequest,
+    cfg: &Config,
+) -> Result<(OwnedReadHalf, OwnedWriteHalf)> {
+    let fut = async {
+        let mut stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let reply = handshake(&mut stream, &req, &cfg.password).await?;
+        Ok::<_, Error>((stream, reply))
+    };
+    let (stream, reply) = tokio::time::timeout(cfg.link_timeout, fut)
+        .await
+        .map_err(|_| Error::Timeout("channel link"))??;
+    let (r, mut w) = stream.into_split();
+    if req.channel_type == channel::DISPLAY {
+        // The preference must precede DISPLAY_INIT: sent after it, the
+        // first full frame is already compressed the server's way.
+        if reply.has_channel_cap(display_cap::PREF_COMPRESSION) {
+            write_message(
+                &mut w,
+                display_msgc::PREFERRED_COMPRESSION,
+                &[cfg.compression.wire()],
+            )
+            .await?;
+        }
+        let mut init = Writer::new();
+        init.u8(1)
+            .i64(i64::try_from(cfg.cache.pixmap_cache_pixels).unwrap_or(i64::MAX))
+            .u8(1)
+            .i32(i32::try_from(cfg.cache.glz_window_pixels).unwrap_or(i32::MAX));
+        write_message(&mut w, display_msgc::INIT, &init.finish()).await?;
+    }
+    Ok((r, w))
+}
+
+/// Answers base messages and ACKs; returns the message if it is not a base
+/// message.
+async fn base(ack: &mut AckState, w: &SharedWriter, msg: Message) -> Result<Option<Message>> {
+    let mut out = Vec::new();
+    if ack.on_message() {
+        out.push(AckState::ack());
+    }
+    let rest = match ack.handle_base(msg.msg_type, &msg.body)? {
+        Some(BaseAction::Reply(r)) => {
+            out.extend(r);
+            None
+        }
+        Some(BaseAction::Disconnecting(code)) => {
+            return Err(Error::Closed(format!("server disconnecting ({code})")))
+        }
+        Some(BaseAction::None) => None,
+        None => Some(msg),
+    };
+    if !out.is_empty() {
+        let mut w = w.lock().await;
+        for (t, body) in out {
+            write_message(&mut *w, t, &body).await?;
+        }
+    }
+    Ok(rest)
+}
+
+impl Session {
+    /// Connects to the SPICE server at `addr` ("host:port").
+    pub async fn connect(addr: &str, cfg: Config) -> Result<Session> {
+        let main_req = LinkRequest {
+            connection_id: 0,
+            channel_type: channel::MAIN,
+            channel_id: 0,
+            channel_caps: Vec::new(),
+        };
+        let (mut main_r, main_w) = link(addr, main_req, &cfg).await?;
+        let main_w: SharedWriter = Arc::new(tokio::sync::Mutex::new(main_w));
+        let mut ack = AckState::default();
+        let mut init = None;
+        let mut channels = None;
+        // Until CHANNELS_LIST arrives the main channel is driven here;
+        // afterwards its task takes over.
+        let setup = async {
+            while channels.is_none() {
+                let msg = read_message(&mut main_r).await?;
+                let Some(msg) = base(&mut ack, &main_w, msg).await? else {
+                    continue;
+                };
+                match msg::main::parse(msg.msg_type, &msg.body) {
+                    Ok(MainMessage::Init(i)) => {
+                        init = Some(i);
+                        let mut w = main_w.lock().await;
+                        write_message(&mut *w, main_msgc::ATTACH_CHANNELS, &[]).await?;
+                    }
+                    Ok(MainMessage::ChannelsList(l)) => channels = Some(l),
+                    Ok(_) | Err(Error::Unsupported { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok::<_, Error>(())
+        };
+        tokio::time::timeout(cfg.link_timeout, setup)
+            .await
+            .map_err(|_| Error::Timeout("main channel init"))??;
+        let init = init.ok_or_else(|| Error::malformed("main channel", "no MAIN_INIT"))?;
+        let channels = channels.unwrap_or_default();
+        let dumper = match &cfg.dump_dir {
+            Some(dir) => Some(Dumper::new(dir.clone())?),
+            None => Dumper::from_env()?,
+        };
+        let shared = Arc::new(Shared {
+            display: Mutex::new(Display::new(cfg.cache, dumper)),
+            cursor: Mutex::new(Cursor::default()),
+            state: Mutex::new(State {
+                session_id: init.session_id,
+                supported_mouse_modes: init.supported_mouse_modes as u16,
+                mouse_mode: init.current_mouse_mode as u16,
+                buttons: 0,
+                throttle: MotionThrottle::default(),
+                last_display_change: Instant::now(),
+                bytes_received: 0,
+                failure: None,
+            }),
+        });
+        let mut session = Session {
+            shared: shared.clone(),
+            main: main_w.clone(),
+            inputs: None,
+            key_delay: cfg.key_delay,
+            tasks: Vec::new(),
+        };
+        session.spawn(channel::MAIN, main_r, main_w, ack);
+        for (kind, id) in channels {
+            // One display is all a single-head guest has; extra display
+            // channels (multi-monitor QXL) are not linked.
+            let wanted = matches!(kind, channel::DISPLAY | channel::INPUTS | channel::CURSOR);
+            if !wanted || id != 0 {
+                continue;
+            }
+            let req = LinkRequest {
+                connection_id: init.session_id,
+                channel_type: kind,
+                channel_id: id,
+                channel_caps: if kind == channel::DISPLAY {
+                    caps(&[display_cap::PREF_COMPRESSION])
+                } else {
+                    Vec::new()
+                },
+            };
+            let (r, w) = link(addr, req, &cfg).await?;
+            let w: SharedWriter = Arc::new(tokio::sync::Mutex::new(w));
+            if kind == channel::INPUTS {
+                session.inputs = Some(w.clone());
+            }
+            session.spawn(kind, r, w, AckState::default());
+        }
+        Ok(session)
+    }
+
+    fn spawn(&mut self, kind: u8, r: OwnedReadHalf, w: SharedWriter, ack: AckState) {
+        let shared = self.shared.clone();
+        self.tasks.push(tokio::spawn(async move {
+            if let Err(e) = run_channel(kind, r, w, ack, &shared).await {
+                let mut st = lock(&shared.state);
+                if st.failure.is_none() {
+                    st.failure = Some(format!("channel {kind}: {e}"));
+                }
+            }
+        }));
+    }
+
+    /// The first fatal error of any channel, if one has failed.
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.shared.state).failure.clone()
+    }
+
+    pub fn session_id(&self) -> u32 {
+        lock(&self.shared.state).session_id
+    }
+
+    /// Runs `f` on the display state (surfaces, dirty lists, stats).
+    pub fn with_display<R>(&self, f: impl FnOnce(&mut Display) -> R) -> R {
+        f(&mut lock(&self.shared.display))
+    }
+
+    /// Runs `f` on the cursor state.
+    pub fn with_cursor<R>(&self, f: impl FnOnce(&mut Cursor) -> R) -> R {
+        f(&mut lock(&self.shared.cursor))
+    }
+
+    /// A copy of the primary surface.
+    pub fn primary_image(&self) -> Option<Image> {
+        self.with_display(|d| {
+            d.primary().map(|s| Image {
+                width: s.width,
+                height: s.height,
+                pixels: s.pixels.clone(),
+            })
+        })
+    }
+
+    /// Images and bytes received per image format.
+    pub fn stats(&self) -> Stats {
+        self.with_display(|d| d.stats().clone())
+    }
+
+    /// Bytes received on all channels.
+    pub fn bytes_received(&self) -> u64 {
+        lock(&self.shared.state).bytes_received
+    }
+
+    /// Waits until a primary surface exists and the display has not changed
+    /// for `quiet`, or fails after `timeout` or when a channel fails.
+    pub async fn wait_settled(&self, quiet: Duration, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(f) = self.failure() {
+                return Err(Error::Closed(f));
+            }
+            let since = lock(&self.shared.state).last_display_change.elapsed();
+            let has_primary = self.with_display(|d| d.primary().is_some());
+            if has_primary && since >= quiet {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout("the display to settle"));
+            }
+            let wait = quiet.saturating_sub(since).max(Duration::from_millis(10));
+            tokio::time::sleep(wait.min(Duration::from_millis(100))).await;
+        }
+    }
+
+    async fn send_inputs(&self, (t, body): (u16, Vec<u8>)) -> Result<()> {
+        let w = self
+            .inputs
+            .as_ref()
+            .ok_or_else(|| Error::Closed("the server offers no inputs channel".into()))?;
+        let mut w = w.lock().await;
+        write_message(&mut *w, t, &body).await
+    }
+
+    pub async fn key_down(&self, sc: Scancode) -> Result<()> {
+        self.send_inputs(inputs::key_down(sc)).await
+    }
+
+    pub async fn key_up(&self, sc: Scancode) -> Result<()> {
+        self.send_inputs(inputs::key_up(sc)).await
+    }
+
+    /// Presses and releases the key named as in `KeyboardEvent.code`.
+    pub async fn press_key(&self, code: &str) -> Result<()> {
+        let sc = keymap::scancode_for_code(code)?;
+        self.key_down(sc).await?;
+        self.key_up(sc).await
+    }
+
+    /// Types `text` on a US layout; '\n' presses Enter.
+    pub async fn type_text(&self, text: &str) -> Result<()> {
+        for (sc, down) in keymap::text_to_key_events(text)? {
+            if down {
+                self.key_down(sc).await?;
+            } else {
+                self.key_up(sc).await?;
+            }
+            tokio::time::sleep(self.key_delay).await;
+        }
+        Ok(())
+    }
+
+    /// The current mouse mode (see [`mouse_mode`]).
+    pub fn mouse_mode(&self) -> u16 {
+        lock(&self.shared.state).mouse_mode
+    }
+
+    /// Asks the server for a mouse mode; it answers with MOUSE_MODE.
+    pub async fn request_mouse_mode(&self, mode: u16) -> Result<()> {
+        let mut w = self.main.lock().await;
+        write_message(&mut *w, main_msgc::MOUSE_MODE_REQUEST, &mode.to_le_bytes()).await
+    }
+
+    /// Moves the pointer: to (x, y) in client mode, by the difference from
+    /// (x, y) given as a delta in server mode. Moves beyond the throttle
+    /// are merged and sent when the server acknowledges earlier ones.
+    pub async fn mouse_move(&self, motion: Motion) -> Result<()> {
+        let (msg, _) = {
+            let mut st = lock(&self.shared.state);
+            let buttons = st.buttons;
+            (
+                st.throttle.offer(motion).map(|m| motion_msg(m, buttons)),
+                (),
+            )
+        };
+        match msg {
+            Some(m) => self.send_inputs(m).await,
+            None => Ok(()),
+        }
+    }
+
+    pub async fn mouse_press(&self, b: Button) -> Result<()> {
+        let buttons = {
+            let mut st = lock(&self.shared.state);
+            st.buttons |= b.mask();
+            st.buttons
+        };
+        self.send_inputs(inputs::mouse_press(b, buttons)).await
+    }
+
+    pub async fn mouse_release(&self, b: Button) -> Result<()> {
+        let buttons = {
+            let mut st = lock(&self.shared.state);
+            st.buttons &= !b.mask();
+            st.buttons
+        };
+        self.send_inputs(inputs::mouse_release(b, buttons)).await
+    }
+
+    /// Whether the server supports client (absolute) mouse mode now.
+    pub fn client_mouse_supported(&self) -> bool {
+        lock(&self.shared.state).supported_mouse_modes & mouse_mode::CLIENT != 0
+    }
+}
+
+fn motion_msg(m: Motion, buttons: u16) -> (u16, Vec<u8>) {
+    match m {
+        Motion::Relative { dx, dy } => inputs::mouse_motion(dx, dy, buttons),
+        Motion::Absolute { x, y, display } => inputs::mouse_position(x, y, buttons, display),
+    }
+}
+
+/// One channel's receive loop.
+async fn run_channel(
+    kind: u8,
+    mut r: OwnedReadHalf,
+    w: SharedWriter,
+    mut ack: AckState,
+    shared: &Shared,
+) -> Result<()> {
+    loop {
+        let msg = read_message(&mut r).await?;
+        lock(&shared.state).bytes_received += msg.body.len() as u64 + 6;
+        let Some(msg) = base(&mut ack, &w, msg).await? else {
+            continue;
+        };
+        let parsed = match msg::parse(kind, msg.msg_type, &msg.body) {
+            Ok(p) => p,
+            Err(e @ Error::Unsupported { .. }) => {
+                // Messages for features we do not use end nothing.
+                tracing::debug!("channel {kind}: ignoring message {}: {e}", msg.msg_type);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let reply = apply(parsed, shared)?;
+        if let Some((t, body)) = reply {
+            let mut w = w.lock().await;
+            write_message(&mut *w, t, &body).await?;
+        }
+    }
+}
+
+/// Applies a parsed message; returns a message to send back, if any.
+fn apply(msg: ServerMessage<'_>, shared: &Shared) -> Result<Option<(u16, Vec<u8>)>> {
+    match msg {
+        ServerMessage::Display(m) => {
+            let res = lock(&shared.display).handle(&m);
+            lock(&shared.state).last_display_change = Instant::now();
+            match res {
+                Err(e @ Error::Unsupported { .. }) => {
+                    tracing::debug!("display: skipping a command: {e}");
+                }
+                other => other?,
+            }
+        }
+        ServerMessage::Cursor(m) => lock(&shared.cursor).handle(&m)?,
+        ServerMessage::Main(MainMessage::MouseMode { supported, current }) => {
+            let mut st = lock(&shared.state);
+            st.supported_mouse_modes = supported;
+            st.mouse_mode = current;
+        }
+        ServerMessage::Main(MainMessage::Init(i)) => {
+            lock(&shared.state).session_id = i.session_id;
+        }
+        ServerMessage::Main(_) => {}
+        ServerMessage::Inputs(InputsMessage::MouseMotionAck) => {
+            let mut st = lock(&shared.state);
+            let buttons = st.buttons;
+            return Ok(st.throttle.on_ack().map(|m| motion_msg(m, buttons)));
+        }
+        ServerMessage::Inputs(_) => {}
+    }
+    Ok(None)
+}

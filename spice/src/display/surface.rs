@@ -1,0 +1,218 @@
+//! A surface's framebuffer, the raster operations drawn onto it and its
+//! list of dirty rectangles.
+
+use crate::msg::display::Rect;
+use crate::proto::ropd;
+
+/// How many separate dirty rectangles a surface keeps before collapsing
+/// them into their bounding box; consumers repaint a box just as well, and
+/// the list must not grow without bound if nobody drains it.
+const MAX_DIRTY: usize = 64;
+
+/// One surface: `width * height` pixels in 0x00RRGGBB, rows top-down.
+#[derive(Clone, Debug)]
+pub struct Surface {
+    pub width: u32,
+    pub height: u32,
+    pub format: u32,
+    pub primary: bool,
+    pub pixels: Vec<u32>,
+    dirty: Vec<Rect>,
+}
+
+impl Surface {
+    pub fn new(width: u32, height: u32, format: u32, primary: bool) -> Self {
+        let mut s = Surface {
+            width,
+            height,
+            format,
+            primary,
+            pixels: vec![0; width as usize * height as usize],
+            dirty: Vec::new(),
+        };
+        s.mark_dirty(s.bounds());
+        s
+    }
+
+    pub fn bounds(&self) -> Rect {
+        Rect {
+            top: 0,
+            left: 0,
+            bottom: i32::try_from(self.height).unwrap_or(i32::MAX),
+            right: i32::try_from(self.width).unwrap_or(i32::MAX),
+        }
+    }
+
+    /// Records that `r` changed.
+    pub fn mark_dirty(&mut self, r: Rect) {
+        let r = r.intersect(&self.bounds());
+        if r.is_empty() {
+            return;
+        }
+        if self.dirty.len() >= MAX_DIRTY {
+            let mut all = r;
+            for d in self.dirty.drain(..) {
+                all.top = all.top.min(d.top);
+                all.left = all.left.min(d.left);
+                all.bottom = all.bottom.max(d.bottom);
+                all.right = all.right.max(d.right);
+            }
+            self.dirty.push(all);
+        } else {
+            self.dirty.push(r);
+        }
+    }
+
+    /// The rectangles changed since the last call.
+    pub fn take_dirty(&mut self) -> Vec<Rect> {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// The areas a command may touch: its box, cut by the clip rectangles
+    /// and the surface bounds. Empty rectangles are dropped.
+    pub fn clip_areas(&self, bbox: &Rect, clip: Option<&[Rect]>) -> Vec<Rect> {
+        let bbox = bbox.intersect(&self.bounds());
+        let mut out = Vec::new();
+        match clip {
+            None => out.push(bbox),
+            Some(rects) => out.extend(rects.iter().map(|c| c.intersect(&bbox))),
+        }
+        out.retain(|r| !r.is_empty());
+        out
+    }
+
+    fn index(&self, x: i32, y: i32) -> usize {
+        y as usize * self.width as usize + x as usize
+    }
+
+    /// Sets each pixel of `area` (already inside the surface) to
+    /// `f(x, y, old)`.
+    pub fn paint(&mut self, area: &Rect, mut f: impl FnMut(i32, i32, u32) -> u32) {
+        let area = area.intersect(&self.bounds());
+        for y in area.top..area.bottom {
+            let start = self.index(area.left, y);
+            let end = self.index(area.right, y);
+            if let Some(row) = self.pixels.get_mut(start..end) {
+                for (px, x) in row.iter_mut().zip(area.left..) {
+                    *px = f(x, y, *px) & 0x00ff_ffff;
+                }
+            }
+        }
+        self.mark_dirty(area);
+    }
+
+    /// Copies the pixels of `area` from (area + offset); source pixels
+    /// outside the surface read as black. Copies through a temporary so that
+    /// overlapping source and destination work in either direction.
+    pub fn copy_within(&mut self, area: &Rect, dx: i32, dy: i32) {
+        let area = area.intersect(&self.bounds());
+        if area.is_empty() {
+            return;
+        }
+        let mut tmp = Vec::with_capacity((area.width() * area.height()) as usize);
+        for y in area.top..area.bottom {
+            for x in area.left..area.right {
+                tmp.push(self.get(x.saturating_add(dx), y.saturating_add(dy)));
+            }
+        }
+        let mut it = tmp.into_iter();
+        self.paint(&area, |_, _, old| it.next().unwrap_or(old));
+    }
+
+    /// The pixel at (x, y), or black outside the surface.
+    pub fn get(&self, x: i32, y: i32) -> u32 {
+        if x < 0 || y < 0 || x as u32 >= self.width || y as u32 >= self.height {
+            return 0;
+        }
+        self.pixels.get(self.index(x, y)).copied().unwrap_or(0)
+    }
+}
+
+/// Combines a source (or brush) pixel with the destination per the raster
+/// operation descriptor. `src_invert` is the bit that inverts this source
+/// (INVERS_SRC for copies, INVERS_BRUSH for fills).
+pub fn apply_rop(rop: u16, src_invert: u16, src: u32, dst: u32) -> u32 {
+    let s = if rop & src_invert != 0 { !src } else { src };
+    let d = if rop & ropd::INVERS_DEST != 0 {
+        !dst
+    } else {
+        dst
+    };
+    let res = if rop & ropd::OP_PUT != 0 {
+        s
+    } else if rop & ropd::OP_OR != 0 {
+        s | d
+    } else if rop & ropd::OP_AND != 0 {
+        s & d
+    } else if rop & ropd::OP_XOR != 0 {
+        s ^ d
+    } else if rop & ropd::OP_BLACKNESS != 0 {
+        0
+    } else if rop & ropd::OP_WHITENESS != 0 {
+        0x00ff_ffff
+    } else if rop & ropd::OP_INVERS != 0 {
+        !d
+    } else {
+        // No operation bit: the destination stays as it is.
+        dst
+    };
+    let res = if rop & ropd::INVERS_RES != 0 {
+        !res
+    } else {
+        res
+    };
+    res & 0x00ff_ffff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(left: i32, top: i32, right: i32, bottom: i32) -> Rect {
+        Rect {
+            top,
+            left,
+            bottom,
+            right,
+        }
+    }
+
+    #[test]
+    fn paint_is_clipped_to_the_surface() {
+        let mut s = Surface::new(4, 4, 32, true);
+        s.take_dirty();
+        s.paint(&r(-10, 2, 100, 100), |_, _, _| 0xffffff);
+        assert_eq!(s.pixels.iter().filter(|&&p| p == 0xffffff).count(), 8);
+        assert_eq!(s.take_dirty(), vec![r(0, 2, 4, 4)]);
+    }
+
+    #[test]
+    fn overlapping_copy_scrolls_up() {
+        let mut s = Surface::new(1, 4, 32, true);
+        s.pixels = vec![1, 2, 3, 4];
+        s.copy_within(&r(0, 0, 1, 3), 0, 1);
+        assert_eq!(s.pixels, vec![2, 3, 4, 4]);
+        s.copy_within(&r(0, 1, 1, 4), 0, -1);
+        assert_eq!(s.pixels, vec![2, 2, 3, 4]);
+    }
+
+    #[test]
+    fn dirty_list_is_bounded() {
+        let mut s = Surface::new(100, 100, 32, true);
+        for i in 0..100 {
+            s.mark_dirty(r(i, i, i + 1, i + 1));
+        }
+        assert!(s.take_dirty().len() <= MAX_DIRTY);
+    }
+
+    #[test]
+    fn rops() {
+        assert_eq!(apply_rop(ropd::OP_PUT, ropd::INVERS_SRC, 5, 9), 5);
+        assert_eq!(apply_rop(ropd::OP_XOR, ropd::INVERS_SRC, 5, 3), 6);
+        assert_eq!(
+            apply_rop(ropd::OP_PUT | ropd::INVERS_SRC, ropd::INVERS_SRC, 0, 9),
+            0xffffff
+        );
+        assert_eq!(apply_rop(0, ropd::INVERS_SRC, 1, 9), 9);
+    }
+}
