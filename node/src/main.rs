@@ -1,11 +1,24 @@
 //! `opencloud`: one binary for every node of the cluster and its operator tools.
 
+mod admin_cmd;
+mod clock;
+mod config;
+mod dev_cluster;
+mod http;
+mod metrics;
+mod records;
 mod spice_cmd;
+mod token;
+mod up;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "opencloud", version, about = "Opencloud: Desktop-as-a-Service on identical nodes")]
+#[command(
+    name = "opencloud",
+    version,
+    about = "Opencloud: Desktop-as-a-Service on identical nodes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -13,17 +26,52 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a node. Without flags: the embedded default, one node with its data
+    /// in ./data, serving https://127.0.0.1:8443.
+    Up(Box<config::UpArgs>),
+    /// Run a local 3-node cluster as child processes (demos, manual tests).
+    DevCluster(dev_cluster::DevClusterArgs),
+    /// Cluster certificates.
+    #[command(subcommand)]
+    Certs(admin_cmd::CertsCommand),
+    /// Change the membership of a running cluster.
+    #[command(subcommand)]
+    Cluster(admin_cmd::ClusterCommand),
     /// SPICE client tools for operators: snapshot a VM's screen, type into it.
     #[command(subcommand)]
     Spice(spice_cmd::SpiceCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async move {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OPENCLOUD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,opencloud=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("opencloud: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
         match cli.command {
+            Command::Up(args) => up::run(*args).await,
+            Command::DevCluster(args) => dev_cluster::run(args).await,
+            Command::Certs(cmd) => admin_cmd::certs(cmd),
+            Command::Cluster(cmd) => admin_cmd::cluster(cmd).await,
             Command::Spice(cmd) => spice_cmd::run(cmd).await,
         }
-    })
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("opencloud: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,182 @@
+//! The node's configuration, built in one place from flags and environment.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use opencloud_raft::NodeId;
+
+/// `opencloud up` flags. Without any, the node runs the embedded default: a
+/// single-node cluster with its data in `./data`, serving HTTPS on
+/// 127.0.0.1:8443 with a self-signed certificate.
+#[derive(Args, Debug, Clone)]
+pub struct UpArgs {
+    /// This node's id, unique in the cluster.
+    #[arg(long, default_value_t = 1)]
+    pub id: NodeId,
+    /// Data directory (database, snapshots, this node's HTTPS certificate).
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+    /// Public HTTPS address (web desktop, APIs).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// The cluster's nodes and their Raft addresses as this node reaches
+    /// them: `1=HOST:PORT,2=HOST:PORT,3=HOST:PORT`. This node listens on its
+    /// own entry unless `--raft-listen` says otherwise. Empty: a single node
+    /// whose Raft port is the HTTPS port + 1000.
+    #[arg(long, value_parser = parse_peers, default_value = "")]
+    pub peers: Peers,
+    /// Address to listen on for Raft traffic, when it differs from this
+    /// node's entry in `--peers` (e.g. behind a proxy or NAT).
+    #[arg(long)]
+    pub raft_listen: Option<SocketAddr>,
+    /// Directory written by `opencloud certs init`. Default: `DATA/certs`,
+    /// created on first start for a single node.
+    #[arg(long)]
+    pub certs: Option<PathBuf>,
+    /// Never initialise a new cluster: wait to be added (`opencloud cluster
+    /// add`), or to be caught up after a rebuild from an empty data dir.
+    #[arg(long)]
+    pub join: bool,
+    /// Build a snapshot and compact the log every N applied entries.
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_every: u64,
+    /// Seconds a write or read may wait for a quorum before it fails with 503.
+    #[arg(long, default_value_t = 5)]
+    pub request_timeout_secs: u64,
+    /// The operator's bearer token. Identical on all nodes when set; when not
+    /// set, one is generated on first start, printed once and stored hashed.
+    #[arg(long, env = "OPENCLOUD_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
+}
+
+/// The parsed `--peers` map.
+#[derive(Debug, Clone, Default)]
+pub struct Peers(pub BTreeMap<NodeId, String>);
+
+fn parse_peers(s: &str) -> anyhow::Result<Peers> {
+    let mut map = BTreeMap::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((id, addr)) = part.split_once('=') else {
+            bail!("`{part}`: expected ID=HOST:PORT");
+        };
+        let id: NodeId = id
+            .trim()
+            .parse()
+            .with_context(|| format!("`{id}` is not a node id"))?;
+        if id == 0 {
+            bail!("node ids start at 1");
+        }
+        if addr.trim().is_empty() {
+            bail!("node {id}: empty address");
+        }
+        if map.insert(id, addr.trim().to_string()).is_some() {
+            bail!("node {id} is listed twice");
+        }
+    }
+    Ok(Peers(map))
+}
+
+/// The settled configuration of a node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub id: NodeId,
+    pub data_dir: PathBuf,
+    pub https_listen: SocketAddr,
+    pub raft_listen: SocketAddr,
+    pub peers: BTreeMap<NodeId, String>,
+    pub certs_dir: PathBuf,
+    /// Single node with no `--peers`: certificates are made on first start.
+    pub standalone: bool,
+    pub join: bool,
+    pub snapshot_every: u64,
+    pub request_timeout: std::time::Duration,
+    pub operator_token: Option<String>,
+}
+
+impl NodeConfig {
+    pub fn from_args(args: UpArgs) -> anyhow::Result<Self> {
+        if args.id == 0 {
+            bail!("--id must be at least 1");
+        }
+        let standalone = args.peers.0.is_empty();
+        let mut peers = args.peers.0;
+        let raft_listen = match (args.raft_listen, peers.get(&args.id)) {
+            (Some(addr), _) => addr,
+            (None, Some(own)) => own
+                .parse()
+                .with_context(|| format!("--peers entry {}={own} is not HOST:PORT", args.id))?,
+            (None, None) if standalone => {
+                let mut a = args.listen;
+                a.set_port(args.listen.port().checked_add(1000).unwrap_or(9443));
+                a
+            }
+            (None, None) => bail!("--peers has no entry for this node ({})", args.id),
+        };
+        peers
+            .entry(args.id)
+            .or_insert_with(|| raft_listen.to_string());
+        let certs_dir = args
+            .certs
+            .clone()
+            .unwrap_or_else(|| args.data.join("certs"));
+        if !standalone && args.certs.is_none() {
+            bail!("a cluster node needs --certs DIR (see `opencloud certs init`)");
+        }
+        if let Some(t) = &args.operator_token {
+            if t.len() < 16 {
+                bail!("OPENCLOUD_OPERATOR_TOKEN must be at least 16 characters");
+            }
+        }
+        Ok(NodeConfig {
+            id: args.id,
+            data_dir: args.data,
+            https_listen: args.listen,
+            raft_listen,
+            peers,
+            certs_dir,
+            standalone,
+            join: args.join,
+            snapshot_every: args.snapshot_every,
+            request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
+            operator_token: args.operator_token,
+        })
+    }
+
+    /// The store's settings derived from the node's.
+    pub fn store_config(&self) -> opencloud_raft::StoreConfig {
+        let mut c = opencloud_raft::StoreConfig::new(
+            self.id,
+            self.data_dir.join("raft"),
+            self.raft_listen,
+            self.certs_dir.clone(),
+        );
+        c.raft_advertise = self
+            .peers
+            .get(&self.id)
+            .cloned()
+            .unwrap_or_else(|| self.raft_listen.to_string());
+        c.peers = self.peers.clone();
+        c.snapshot_every = self.snapshot_every;
+        c.request_timeout = self.request_timeout;
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_parse_and_reject_nonsense() {
+        let p = parse_peers("1=127.0.0.1:1, 2=127.0.0.1:2").unwrap();
+        assert_eq!(p.0.len(), 2);
+        assert!(parse_peers("1").is_err());
+        assert!(parse_peers("x=a:1").is_err());
+        assert!(parse_peers("0=a:1").is_err());
+        assert!(parse_peers("1=a:1,1=b:2").is_err());
+        assert!(parse_peers("").unwrap().0.is_empty());
+    }
+}

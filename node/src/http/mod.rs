@@ -1,0 +1,122 @@
+//! The node's public HTTPS front: health, metrics, cluster status and the
+//! operator API. Every handler returns [`AppResult`]; nothing a client sends
+//! can panic the node (and a panic would still be caught and answered 500).
+
+mod cluster;
+mod error;
+mod kv;
+mod tenants;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+pub use error::{AppError, AppResult};
+use opencloud_raft::Store;
+
+use crate::clock::SharedClock;
+use crate::metrics::Metrics;
+use crate::token::OperatorAuth;
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub auth: Arc<OperatorAuth>,
+    pub clock: SharedClock,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The largest request body the public API accepts.
+const MAX_BODY: usize = 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .merge(cluster::routes())
+        .merge(tenants::routes())
+        .merge(kv::routes())
+        .fallback(|| async { AppError::NotFound("no such page".into()) })
+        .method_not_allowed_fallback(|| async {
+            (
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(serde_json::json!({"error": "method not allowed"})),
+            )
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            AppError::Internal("handler panicked".into()).into_response()
+        }))
+        .with_state(state)
+}
+
+/// Counts requests and their latency per route.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().clone();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    state.metrics.observe_request(
+        method.as_str(),
+        &route,
+        resp.status().as_u16(),
+        start.elapsed(),
+    );
+    resp
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(&state.store.status());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// Checks the operator's bearer token.
+pub fn require_operator(state: &AppState, headers: &HeaderMap) -> AppResult<()> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(AppError::Unauthorized)?;
+    match state.auth.check(presented.trim()) {
+        Some(true) => Ok(()),
+        Some(false) => Err(AppError::Unauthorized),
+        None => Err(AppError::Unavailable(
+            "the operator token is not set up yet (waiting for the cluster)".into(),
+        )),
+    }
+}
+
+/// The idempotency key of a write: the client's `X-Request-Id` when given
+/// (so a retry is applied once), otherwise a fresh random one.
+pub fn request_id(headers: &HeaderMap) -> AppResult<String> {
+    match headers.get("x-request-id") {
+        Some(v) => {
+            let s = v
+                .to_str()
+                .map_err(|_| AppError::BadRequest("X-Request-Id must be ASCII".into()))?;
+            if s.is_empty() || s.len() > 128 {
+                return Err(AppError::BadRequest(
+                    "X-Request-Id must be 1 to 128 characters".into(),
+                ));
+            }
+            Ok(format!("c:{s}"))
+        }
+        None => {
+            use rand::RngCore;
+            let mut raw = [0u8; 16];
+            rand::thread_rng().fill_bytes(&mut raw);
+            Ok(format!("g:{}", hex::encode(raw)))
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! `opencloud up`: run one node.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use opencloud_raft::tls::{https_identity, https_server_config, init_certs, CertPaths};
+use opencloud_raft::Store;
+
+use crate::clock::SystemClock;
+use crate::config::{NodeConfig, UpArgs};
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::token::OperatorAuth;
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let cfg = NodeConfig::from_args(args)?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    if cfg.standalone && !CertPaths::new(&cfg.certs_dir).node_cert(cfg.id).exists() {
+        init_certs(&cfg.certs_dir, &[cfg.id]).context("making this node's certificates")?;
+    }
+    let store = Store::open(cfg.store_config())
+        .await
+        .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
+    let first = cfg.peers.keys().next().copied();
+    if !cfg.join && first == Some(cfg.id) && store.bootstrap(cfg.peers.clone()).await? {
+        println!(
+            "opencloud: initialised a new cluster with nodes {:?}",
+            cfg.peers.keys().collect::<Vec<_>>()
+        );
+    }
+
+    let names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        cfg.https_listen.ip().to_string(),
+    ];
+    let (cert, key, fresh) = https_identity(&cfg.data_dir.join("https"), names)?;
+    if fresh {
+        println!(
+            "opencloud: made a self-signed HTTPS certificate in {}",
+            cfg.data_dir.join("https").display()
+        );
+    }
+    let tls = https_server_config(&cert, &key)?;
+
+    let auth = OperatorAuth::new();
+    spawn_token_setup(auth.clone(), store.clone(), cfg.operator_token.clone());
+
+    let state = AppState {
+        store: store.clone(),
+        auth,
+        clock: Arc::new(SystemClock),
+        metrics: Arc::new(Metrics::new()?),
+    };
+    let app = http::router(state);
+    let listener = std::net::TcpListener::bind(cfg.https_listen)
+        .with_context(|| format!("listening on {}", cfg.https_listen))?;
+    listener.set_nonblocking(true)?;
+    let handle = axum_server::Handle::new();
+    tokio::spawn(shutdown_on_signal(handle.clone()));
+    println!(
+        "opencloud: node {} listening on https://{}",
+        cfg.id, cfg.https_listen
+    );
+    axum_server::from_tcp_rustls(
+        listener,
+        axum_server::tls_rustls::RustlsConfig::from_config(tls),
+    )
+    .handle(handle)
+    .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+    .await
+    .context("HTTPS server")?;
+    store.shutdown().await;
+    println!("opencloud: node {} stopped", cfg.id);
+    Ok(())
+}
+
+/// Sets the operator token up once the cluster can take a write, retrying
+/// while it cannot, and prints a generated token once.
+fn spawn_token_setup(auth: Arc<OperatorAuth>, store: Arc<Store>, from_env: Option<String>) {
+    tokio::spawn(async move {
+        loop {
+            match auth.set_up(&store, from_env.as_deref()).await {
+                Ok(Some(token)) => {
+                    println!("opencloud: operator token (shown once, keep it): {token}");
+                    return;
+                }
+                Ok(None) => {
+                    if from_env.is_none() {
+                        println!("opencloud: operator token already set up (set OPENCLOUD_OPERATOR_TOKEN to choose one)");
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::info!("operator token not set up yet: {e:#}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+}
+
+async fn shutdown_on_signal(handle: axum_server::Handle) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    println!("opencloud: shutting down");
+    handle.graceful_shutdown(Some(Duration::from_secs(5)));
+}
