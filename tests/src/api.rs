@@ -170,3 +170,33 @@ impl Api {
 pub fn kv_write_ok(status: StatusCode) -> bool {
     status == StatusCode::NO_CONTENT || status == StatusCode::OK
 }
+
+/// The sum of the Prometheus samples in `text` whose metric name satisfies
+/// `wanted`, or `None` when no sample matches (the metric is not exposed).
+pub fn metric_sum(text: &str, wanted: impl Fn(&str) -> bool) -> Option<f64> {
+    let mut found = None;
+    for line in text.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let name = &line[..name_end];
+        if !wanted(name) {
+            continue;
+        }
+        let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        *found.get_or_insert(0.0) += value;
+    }
+    found
+}
+
+/// Snapshots this node installed from a leader, if `/metrics` says: the
+/// samples whose name mentions both "snapshot" and "install".
+pub fn snapshot_installs(metrics: &str) -> Option<f64> {
+    metric_sum(metrics, |name| {
+        let n = name.to_ascii_lowercase();
+        n.contains("snapshot") && n.contains("install")
+    })
+}

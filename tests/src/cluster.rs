@@ -428,6 +428,24 @@ impl Cluster {
         self.wait_healthy(id).await
     }
 
+    /// Starts every node that is not running (all at once, since a node may
+    /// need a quorum before it is fully up) and waits until they are healthy.
+    pub async fn start_stopped(&mut self) -> Result<()> {
+        let stopped: Vec<u64> = self
+            .nodes
+            .values()
+            .filter(|n| !n.is_running())
+            .map(|n| n.id)
+            .collect();
+        for &id in &stopped {
+            self.spawn(id, false)?;
+        }
+        for &id in &stopped {
+            self.wait_healthy(id).await?;
+        }
+        Ok(())
+    }
+
     /// Kills node `id`, empties its data dir and starts it with `--join`.
     pub async fn wipe_and_restart(&mut self, id: u64) -> Result<()> {
         self.kill(id);

@@ -102,4 +102,26 @@ impl Cluster {
         self.wait_for_applied(id, target, timeout).await?;
         Ok(target)
     }
+
+    /// Moves leadership to node `id` by killing whichever other node leads,
+    /// restarting it and letting it catch up, at most `attempts` times.
+    /// Reads served by the leader then come from `id`'s own state, which is
+    /// how a test checks what a node itself holds (reads sent to a follower
+    /// are forwarded to the leader).
+    pub async fn make_leader(&mut self, id: u64, attempts: usize) -> Result<()> {
+        for _ in 0..attempts {
+            let leader = self.wait_for_leader().await?;
+            if leader == id {
+                return Ok(());
+            }
+            self.kill(leader);
+            let next = self.wait_for_new_leader(leader).await?;
+            self.restart(leader).await?;
+            self.wait_caught_up(leader, Duration::from_secs(60)).await?;
+            if next == id {
+                return Ok(());
+            }
+        }
+        bail!("node {id} did not become leader in {attempts} attempts")
+    }
 }

@@ -8,3 +8,4 @@ pub mod cluster;
 pub mod proxy;
 pub mod cluster_options;
 pub mod cluster_wait;
+pub mod workload;

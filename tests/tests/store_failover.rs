@@ -1,0 +1,75 @@
+//! Failover: kill -9 the leader of a 3-node cluster while a writer keeps
+//! writing; a new leader is elected, writes succeed again through the
+//! survivors, and no acknowledged write is lost.
+
+use std::time::Duration;
+
+use opencloud_tests::api::kv_write_ok;
+use opencloud_tests::cluster::{Cluster, ClusterOptions};
+use opencloud_tests::workload::{assert_all_present, Writer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_the_leader_loses_no_acknowledged_write() {
+    let mut cluster = Cluster::start(ClusterOptions::default())
+        .await
+        .expect("a 3-node cluster starts and elects a leader");
+    let old = cluster.wait_for_leader().await.expect("leader");
+
+    let apis = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.api(id))
+        .collect();
+    let writer = Writer::start(apis, "fo", Duration::from_secs(60));
+    writer
+        .wait_acked(30, Duration::from_secs(60))
+        .await
+        .expect("writes are acknowledged before the kill");
+
+    cluster.kill(old);
+    let at_kill = writer.acked();
+    let new = cluster
+        .wait_for_new_leader(old)
+        .await
+        .expect("the survivors elect a new leader");
+    assert_ne!(new, old);
+
+    // The writer goes on through the survivors.
+    writer
+        .wait_acked(at_kill + 30, Duration::from_secs(60))
+        .await
+        .expect("writes are acknowledged again after the kill");
+    let acked = writer.finish().await.expect("the writer never got stuck");
+
+    // Each survivor accepts writes itself (the follower forwards).
+    let survivors = cluster.running_ids();
+    assert_eq!(survivors.len(), 2);
+    for &id in &survivors {
+        let key = format!("after-kill-via-{id}");
+        let r = cluster
+            .api(id)
+            .put_kv(&key, b"v", None)
+            .await
+            .expect("PUT through a survivor");
+        assert!(kv_write_ok(r.status), "via {id}: {} {}", r.status, r.text());
+    }
+
+    let apis: Vec<_> = survivors.iter().map(|&id| cluster.api(id)).collect();
+    assert_all_present(&apis, &acked).await;
+
+    // The killed node comes back, follows the new leader and has it all.
+    cluster
+        .restart(old)
+        .await
+        .expect("the killed node restarts");
+    cluster
+        .wait_caught_up(old, Duration::from_secs(60))
+        .await
+        .expect("the restarted node catches up");
+    let info = cluster.api(old).cluster().await.expect("cluster info");
+    assert!(
+        info.leader.is_some(),
+        "restarted node knows a leader: {info:?}"
+    );
+    assert_all_present(&[cluster.api(old)], &acked).await;
+}
