@@ -77,7 +77,7 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
         }
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => println!("dev-cluster: stopping"),
+        _ = stop_signal() => println!("dev-cluster: stopping"),
         (id, status) = exited => println!("dev-cluster: node {id} exited ({status}); stopping the others"),
     }
     for c in &children {
@@ -100,4 +100,20 @@ pub async fn run(args: DevClusterArgs) -> anyhow::Result<()> {
     }
     println!("dev-cluster: stopped");
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM from a supervisor.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

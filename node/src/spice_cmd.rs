@@ -71,7 +71,9 @@ async fn connect(addr: &str, config: Config) -> anyhow::Result<Session> {
     match Session::connect(addr, config).await {
         Ok(s) => Ok(s),
         Err(SpiceError::AuthFailed) => {
-            anyhow::bail!("{addr} rejected the password (use --password or OPENCLOUD_SPICE_PASSWORD)")
+            anyhow::bail!(
+                "{addr} rejected the password (use --password or OPENCLOUD_SPICE_PASSWORD)"
+            )
         }
         Err(e) => Err(e).with_context(|| format!("cannot open a SPICE session with {addr}")),
     }
@@ -91,7 +93,10 @@ async fn snapshot(
         ..Config::default()
     };
     let session = connect(addr, config).await?;
-    eprintln!("connected (session {}), waiting for the display to settle …", session.session_id());
+    eprintln!(
+        "connected (session {}), waiting for the display to settle …",
+        session.session_id()
+    );
     session
         .wait_settled(
             Duration::from_millis(settle_ms),

@@ -29,7 +29,7 @@ pub enum Error {
     /// The Raft core stopped; the node must be restarted.
     #[error("raft stopped: {0}")]
     Fatal(String),
-    #[error("io: {0}")]
+    #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 

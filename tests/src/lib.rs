@@ -3,9 +3,11 @@
 
 pub mod etcd;
 pub mod loadgen;
+
 pub mod api;
 pub mod cluster;
-pub mod proxy;
 pub mod cluster_options;
 pub mod cluster_wait;
+pub mod guest;
+pub mod proxy;
 pub mod workload;
