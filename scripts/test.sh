@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs Opencloud's whole test suite on a Debian machine, installing first what
+# the tests need and skipping what is already there:
+#   - Debian packages listed in scripts/apt-packages.txt (QEMU, etcd, ...);
+#   - the test guest (kernel + busybox initramfs), built by scripts/build-guest.sh;
+# then builds the workspace once, checks formatting and lints, and runs every
+# test (unit and end-to-end) in parallel where they don't share resources.
+#
+# Usage: scripts/test.sh [extra arguments for the test runner]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*"; }
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# 1. Debian packages.
+missing=()
+while read -r pkg; do
+    pkg="${pkg%%#*}"; pkg="${pkg// /}"
+    [ -z "$pkg" ] && continue
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done < scripts/apt-packages.txt
+if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+    say "Debian packages: all present"
+fi
+
+# 2. Rust tools.
+if ! cargo nextest --version >/dev/null 2>&1; then
+    say "installing cargo-nextest"
+    cargo install --locked cargo-nextest
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+
+# 3. The test guest.
+scripts/build-guest.sh
+
+# 4. Build once, then lint and test.
+say "checking formatting"
+cargo fmt --all -- --check
+say "building (debug, all targets)"
+cargo build --workspace --all-targets
+say "linting"
+cargo clippy --workspace --all-targets -- -D warnings
+say "running the tests"
+cargo nextest run --workspace --no-fail-fast "$@"
