@@ -438,8 +438,8 @@ fn decode(data: &[u8]) -> Result<Image, &'static str> {
     let (w, h) = (width as usize, height as usize);
     // Every pixel of the first row, and the first pixel of every row, costs
     // at least a bit per channel: this bounds both sides by the payload.
-    let payload_bits = data.len() / 4 * 32;
-    if w * 3 > payload_bits || h * 3 > payload_bits {
+    let payload_bits = (data.len() / 4 * 32) as u64;
+    if u64::from(width) * 3 > payload_bits || u64::from(height) * 3 > payload_bits {
         return Err("payload too short for the image size");
     }
 
