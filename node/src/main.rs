@@ -46,8 +46,9 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OPENCLOUD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,openraft=off,opencloud=info")),
+            tracing_subscriber::EnvFilter::try_from_env("OPENCLOUD_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,openraft=off,opencloud=info")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -10,6 +10,11 @@
 //!
 //! This is the only crate that touches disk.
 
+// openraft's `StorageError` is large by design and every storage trait method
+// returns it; the helpers that feed those methods return it too rather than
+// boxing and unboxing on every call.
+#![allow(clippy::result_large_err)]
+
 mod codec;
 pub mod config;
 pub mod error;
@@ -27,3 +32,28 @@ pub use config::StoreConfig;
 pub use error::{Error, Result};
 pub use store::{ClusterStatus, MembershipChange, Store};
 pub use types::{Command, NodeId, Outcome, Proposal, Query, QueryResult};
+
+/// The storage halves, exposed so that openraft's storage test suite can run
+/// against them. Not for use by the product.
+#[doc(hidden)]
+pub mod storage_for_tests {
+    pub use crate::log_store::LogStore;
+    pub use crate::state_machine::StateMachine;
+
+    /// Opens both halves on a fresh database in `dir`.
+    pub fn open(
+        dir: &std::path::Path,
+    ) -> Result<(LogStore, StateMachine), crate::types::StorageError> {
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .open()
+            .map_err(|e| openraft::StorageError::IO {
+                source: openraft::StorageIOError::write(openraft::AnyError::new(&e)),
+            })?;
+        let log = LogStore::open(&db).map_err(|e| openraft::StorageError::IO {
+            source: openraft::StorageIOError::write(openraft::AnyError::new(&e)),
+        })?;
+        let sm = StateMachine::open(&db, dir)?;
+        Ok((log, sm))
+    }
+}

@@ -400,12 +400,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 struct Captured {
     applied: Option<LogId>,
     membership: StoredMembership,
-    pairs: Result<Vec<(Vec<u8>, Vec<u8>)>, String>,
+    /// Data pairs, or why reading them failed (reported by the builder).
+    pairs: Result<Pairs, String>,
 }
+
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 impl StateMachine {
     fn capture(&self) -> Captured {
-        let (applied, membership) = self.read_applied().unwrap_or_default();
+        let (applied, membership, failure) = match self.read_applied() {
+            Ok((a, m)) => (a, m, None),
+            Err(e) => (None, StoredMembership::default(), Some(e.to_string())),
+        };
         let pairs = self
             .tree
             .iter()
@@ -415,6 +421,10 @@ impl StateMachine {
                     .map_err(|e| e.to_string())
             })
             .collect();
+        let pairs = match failure {
+            Some(e) => Err(e),
+            None => pairs,
+        };
         Captured {
             applied,
             membership,
