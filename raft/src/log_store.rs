@@ -92,6 +92,18 @@ impl LogStore {
         Ok(())
     }
 
+    /// Removes the entries whose keys fall in `range`, in one batch.
+    fn remove_range<R: RangeBounds<[u8; 8]>>(&self, range: R) -> Result<(), StorageError> {
+        let mut batch = sled::Batch::default();
+        for item in self.log.range(range) {
+            let (key, _) = item.map_err(|e| io_err(ErrorVerb::Delete, e))?;
+            batch.remove(key);
+        }
+        self.log
+            .apply_batch(batch)
+            .map_err(|e| io_err(ErrorVerb::Delete, e))
+    }
+
     fn last_entry_id(&self) -> Result<Option<LogId>, StorageError> {
         let Some((_, raw)) = self.log.last().map_err(|e| io_err(ErrorVerb::Read, e))? else {
             return Ok(None);
@@ -227,14 +239,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let mut batch = sled::Batch::default();
-        for item in self.log.range(index_key(log_id.index)..) {
-            let (key, _) = item.map_err(|e| io_err(ErrorVerb::Delete, e))?;
-            batch.remove(key);
-        }
-        self.log
-            .apply_batch(batch)
-            .map_err(|e| io_err(ErrorVerb::Delete, e))?;
+        self.remove_range(index_key(log_id.index)..)?;
         self.flush().await
     }
 
@@ -242,14 +247,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Record the purge point first: if we crash half-way, the log state
         // still reports a consistent (if slightly stale) first index.
         self.write_meta(LAST_PURGED, &log_id)?;
-        let mut batch = sled::Batch::default();
-        for item in self.log.range(..=index_key(log_id.index)) {
-            let (key, _) = item.map_err(|e| io_err(ErrorVerb::Delete, e))?;
-            batch.remove(key);
-        }
-        self.log
-            .apply_batch(batch)
-            .map_err(|e| io_err(ErrorVerb::Delete, e))?;
+        self.remove_range(..=index_key(log_id.index))?;
         self.flush().await
     }
 }
