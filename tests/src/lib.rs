@@ -11,3 +11,4 @@ pub mod cluster_wait;
 pub mod guest;
 pub mod proxy;
 pub mod workload;
+pub mod tls_probe;
