@@ -124,4 +124,29 @@ impl Cluster {
         }
         bail!("node {id} did not become leader in {attempts} attempts")
     }
+
+    /// Waits until the leader reports exactly `expected` as its voting
+    /// members; returns the leader.
+    pub async fn wait_for_members(&self, expected: &[u64], timeout: Duration) -> Result<u64> {
+        let mut want = expected.to_vec();
+        want.sort_unstable();
+        let deadline = Instant::now() + timeout;
+        let mut last = None;
+        loop {
+            if let Some(leader) = self.leader_id().await {
+                if let Ok(info) = self.probe(leader).cluster().await {
+                    let mut have = info.members.clone();
+                    have.sort_unstable();
+                    if have == want {
+                        return Ok(leader);
+                    }
+                    last = Some(info);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("members never became {want:?} within {timeout:?}; leader's view: {last:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }

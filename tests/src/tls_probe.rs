@@ -77,7 +77,10 @@ impl ServerCertVerifier for AnyServer {
     }
 }
 
-fn load_identity(cert: &Path, key: &Path) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+fn load_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
         std::fs::File::open(cert).with_context(|| format!("opening {}", cert.display()))?,
     ))
@@ -130,6 +133,8 @@ pub async fn probe(addr: SocketAddr, identity: Option<(&Path, &Path)>) -> Result
         Err(_) => Ok(Probe::Silent),
         Ok(Err(e)) => Ok(Probe::Refused(format!("read: {e}"))),
         Ok(Ok(0)) => Ok(Probe::Refused("closed without answering".to_string())),
-        Ok(Ok(n)) => Ok(Probe::Answered(String::from_utf8_lossy(&buf[..n]).into_owned())),
+        Ok(Ok(n)) => Ok(Probe::Answered(
+            String::from_utf8_lossy(&buf[..n]).into_owned(),
+        )),
     }
 }

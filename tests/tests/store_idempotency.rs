@@ -15,20 +15,43 @@ async fn a_retried_write_is_applied_once() {
         .await
         .expect("a 3-node cluster starts");
     let leader = cluster.wait_for_leader().await.expect("leader");
-    let follower = cluster.ids().into_iter().find(|&id| id != leader).expect("follower");
+    let follower = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("follower");
     let (l, f) = (cluster.api(leader), cluster.api(follower));
 
     // Same id, other value: the retry answers like the first and changes nothing.
     let first = l.put_kv("k", b"v1", Some("req-x")).await.expect("PUT");
-    assert!(kv_write_ok(first.status), "{} {}", first.status, first.text());
-    let retry = l.put_kv("k", b"v2", Some("req-x")).await.expect("PUT retry");
-    assert_eq!(retry.status, first.status, "the retry answers as the first did");
+    assert!(
+        kv_write_ok(first.status),
+        "{} {}",
+        first.status,
+        first.text()
+    );
+    let retry = l
+        .put_kv("k", b"v2", Some("req-x"))
+        .await
+        .expect("PUT retry");
+    assert_eq!(
+        retry.status, first.status,
+        "the retry answers as the first did"
+    );
     assert_eq!(l.get_kv("k").await.expect("GET").body, b"v1");
 
     // A retry through another node is recognised too.
     let first = f.put_kv("k2", b"v1", Some("req-y")).await.expect("PUT");
-    assert!(kv_write_ok(first.status), "{} {}", first.status, first.text());
-    let retry = l.put_kv("k2", b"v2", Some("req-y")).await.expect("PUT retry");
+    assert!(
+        kv_write_ok(first.status),
+        "{} {}",
+        first.status,
+        first.text()
+    );
+    let retry = l
+        .put_kv("k2", b"v2", Some("req-y"))
+        .await
+        .expect("PUT retry");
     assert_eq!(retry.status, first.status);
     for id in cluster.ids() {
         let got = cluster.api(id).get_kv("k2").await.expect("GET");
@@ -44,21 +67,51 @@ async fn a_retried_write_is_applied_once() {
     let del = l.delete_kv("k", Some("del-1")).await.expect("DELETE");
     assert_eq!(del.status, StatusCode::NO_CONTENT, "{}", del.text());
     let del_retry = f.delete_kv("k", Some("del-1")).await.expect("DELETE retry");
-    assert_eq!(del_retry.status, StatusCode::NO_CONTENT, "{}", del_retry.text());
+    assert_eq!(
+        del_retry.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        del_retry.text()
+    );
     let plain = l.delete_kv("k", None).await.expect("DELETE");
     assert_eq!(plain.status, StatusCode::NOT_FOUND);
     // A late duplicate of an old PUT must not bring the value back.
-    let late = f.put_kv("k", b"v1", Some("req-x")).await.expect("late PUT retry");
-    assert!(kv_write_ok(late.status), "late retry: {} {}", late.status, late.text());
-    assert_eq!(l.get_kv("k").await.expect("GET").status, StatusCode::NOT_FOUND);
+    let late = f
+        .put_kv("k", b"v1", Some("req-x"))
+        .await
+        .expect("late PUT retry");
+    assert!(
+        kv_write_ok(late.status),
+        "late retry: {} {}",
+        late.status,
+        late.text()
+    );
+    assert_eq!(
+        l.get_kv("k").await.expect("GET").status,
+        StatusCode::NOT_FOUND
+    );
 
     // Tenants: the retried POST answers 201 again, not 409; a new id does get 409.
-    let t1 = f.create_tenant("initech", "Initech", Some("t-1")).await.expect("POST");
+    let t1 = f
+        .create_tenant("initech", "Initech", Some("t-1"))
+        .await
+        .expect("POST");
     assert_eq!(t1.status, StatusCode::CREATED, "{}", t1.text());
-    let t2 = l.create_tenant("initech", "Initech", Some("t-1")).await.expect("POST retry");
+    let t2 = l
+        .create_tenant("initech", "Initech", Some("t-1"))
+        .await
+        .expect("POST retry");
     assert_eq!(t2.status, StatusCode::CREATED, "retry: {}", t2.text());
-    let t3 = l.create_tenant("initech", "Initech", Some("t-2")).await.expect("POST");
-    assert_eq!(t3.status, StatusCode::CONFLICT, "a new request: {}", t3.text());
+    let t3 = l
+        .create_tenant("initech", "Initech", Some("t-2"))
+        .await
+        .expect("POST");
+    assert_eq!(
+        t3.status,
+        StatusCode::CONFLICT,
+        "a new request: {}",
+        t3.text()
+    );
     let list = l.list_tenants().await.expect("GET tenants");
     assert_eq!(
         list.text().matches("\"initech\"").count(),
@@ -87,21 +140,39 @@ async fn applied_ids_survive_snapshots_and_restarts() {
 
     // A node rebuilt from nothing gets the applied ids with the snapshot;
     // make it lead so that the retry is judged by its own state.
-    let rebuilt = cluster.ids().into_iter().find(|&id| id != leader).expect("follower");
-    cluster.wipe_and_restart(rebuilt).await.expect("rebuild a follower");
+    let rebuilt = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("follower");
+    cluster
+        .wipe_and_restart(rebuilt)
+        .await
+        .expect("rebuild a follower");
     cluster
         .wait_caught_up(rebuilt, Duration::from_secs(90))
         .await
         .expect("the rebuilt follower catches up");
-    cluster.make_leader(rebuilt, 8).await.expect("the rebuilt node can lead");
+    cluster
+        .make_leader(rebuilt, 8)
+        .await
+        .expect("the rebuilt node can lead");
     let retry = cluster
         .api(rebuilt)
         .put_kv("once", b"v2", Some("req-once"))
         .await
         .expect("PUT retry");
-    assert!(kv_write_ok(retry.status), "{} {}", retry.status, retry.text());
+    assert!(
+        kv_write_ok(retry.status),
+        "{} {}",
+        retry.status,
+        retry.text()
+    );
     let got = cluster.api(rebuilt).get_kv("once").await.expect("GET");
-    assert_eq!(got.body, b"v1", "the retry was applied again after a snapshot");
+    assert_eq!(
+        got.body, b"v1",
+        "the retry was applied again after a snapshot"
+    );
 
     // And after all three restart from their compacted state.
     for id in cluster.ids() {
@@ -114,7 +185,15 @@ async fn applied_ids_survive_snapshots_and_restarts() {
         .put_kv("once", b"v3", Some("req-once"))
         .await
         .expect("PUT retry");
-    assert!(kv_write_ok(retry.status), "{} {}", retry.status, retry.text());
+    assert!(
+        kv_write_ok(retry.status),
+        "{} {}",
+        retry.status,
+        retry.text()
+    );
     let got = cluster.api(leader).get_kv("once").await.expect("GET");
-    assert_eq!(got.body, b"v1", "the retry was applied again after a restart");
+    assert_eq!(
+        got.body, b"v1",
+        "the retry was applied again after a restart"
+    );
 }

@@ -18,7 +18,10 @@ async fn a_node_with_a_foreign_ca_never_joins() {
         .await
         .expect("nodes 1 and 2 form a cluster (a quorum of three)");
     let leader = cluster.wait_for_leader().await.expect("leader");
-    assert!(leader == 1 || leader == 2, "the foreign node leads: {leader}");
+    assert!(
+        leader == 1 || leader == 2,
+        "the foreign node leads: {leader}"
+    );
 
     let r = cluster
         .api(1)
@@ -35,7 +38,11 @@ async fn a_node_with_a_foreign_ca_never_joins() {
     // and to stand for election itself; it must learn nothing.
     let deadline = Instant::now() + Duration::from_secs(8);
     while Instant::now() < deadline {
-        let info = cluster.api(3).cluster().await.expect("node 3 serves its own view");
+        let info = cluster
+            .api(3)
+            .cluster()
+            .await
+            .expect("node 3 serves its own view");
         assert!(
             info.leader != Some(1) && info.leader != Some(2),
             "node 3 follows a trusted leader: {info:?}"
@@ -43,13 +50,30 @@ async fn a_node_with_a_foreign_ca_never_joins() {
         assert_eq!(info.last_applied, 0, "node 3 applied entries: {info:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let r = cluster.api(3).get_tenant("umbrella").await.expect("GET via node 3");
-    assert_ne!(r.status, StatusCode::OK, "node 3 served the tenant: {}", r.text());
-    let r = cluster.api(3).put_kv("via-3", b"x", None).await.expect("PUT via node 3");
+    let r = cluster
+        .api(3)
+        .get_tenant("umbrella")
+        .await
+        .expect("GET via node 3");
+    assert_ne!(
+        r.status,
+        StatusCode::OK,
+        "node 3 served the tenant: {}",
+        r.text()
+    );
+    let r = cluster
+        .api(3)
+        .put_kv("via-3", b"x", None)
+        .await
+        .expect("PUT via node 3");
     assert!(!kv_write_ok(r.status), "node 3 acknowledged a write");
     for id in [1, 2] {
         let r = cluster.api(id).get_kv("via-3").await.expect("GET");
-        assert_eq!(r.status, StatusCode::NOT_FOUND, "a write through node 3 landed");
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "a write through node 3 landed"
+        );
         let info = cluster.api(id).cluster().await.expect("info");
         assert_ne!(info.leader, Some(3), "node {id} follows node 3");
     }
@@ -75,9 +99,12 @@ async fn the_raft_port_refuses_foreign_and_missing_client_certificates() {
     for target in cluster.ids() {
         let addr = cluster.node(target).raft_addr();
         // Control: a peer with a certificate of the cluster's CA is served.
-        let ok = probe(addr, Some((&own.join("node-2.crt"), &own.join("node-2.key"))))
-            .await
-            .expect("probe with the cluster's certificate");
+        let ok = probe(
+            addr,
+            Some((&own.join("node-2.crt"), &own.join("node-2.key"))),
+        )
+        .await
+        .expect("probe with the cluster's certificate");
         assert!(
             matches!(ok, Probe::Answered(_)),
             "node {target} did not serve a peer of its own CA: {ok:?}"
@@ -92,7 +119,9 @@ async fn the_raft_port_refuses_foreign_and_missing_client_certificates() {
             matches!(bad, Probe::Refused(_)),
             "node {target} did not refuse a certificate of another CA: {bad:?}"
         );
-        let none = probe(addr, None).await.expect("probe without a certificate");
+        let none = probe(addr, None)
+            .await
+            .expect("probe without a certificate");
         assert!(
             matches!(none, Probe::Refused(_)),
             "node {target} did not refuse a peer without a certificate: {none:?}"

@@ -26,7 +26,10 @@ async fn start() -> Cluster {
         .filter(|(i, j)| i != j)
         .map(|(i, j)| cluster.proxy(i, j).accepted())
         .sum();
-    assert!(carried > 0, "no inter-node connection went through the proxies");
+    assert!(
+        carried > 0,
+        "no inter-node connection went through the proxies"
+    );
     cluster
 }
 
@@ -71,7 +74,10 @@ async fn no_stale_read(api: &Api, acked: &Acked) {
 /// majority's writes are everywhere.
 async fn after_healing(cluster: &Cluster, lost_key: &str, acked: &[Acked]) {
     cluster.heal_all();
-    cluster.wait_for_leader().await.expect("a leader after healing");
+    cluster
+        .wait_for_leader()
+        .await
+        .expect("a leader after healing");
     for id in cluster.ids() {
         cluster
             .wait_caught_up(id, Duration::from_secs(60))
@@ -87,7 +93,11 @@ async fn after_healing(cluster: &Cluster, lost_key: &str, acked: &[Acked]) {
             r.text()
         );
     }
-    let apis: Vec<_> = cluster.ids().into_iter().map(|id| cluster.api(id)).collect();
+    let apis: Vec<_> = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.api(id))
+        .collect();
     assert_all_present(&apis, acked).await;
 }
 
@@ -95,14 +105,20 @@ async fn after_healing(cluster: &Cluster, lost_key: &str, acked: &[Acked]) {
 async fn a_cut_off_follower_cannot_commit() {
     let cluster = start().await;
     let leader = cluster.wait_for_leader().await.expect("leader");
-    let cut = cluster.ids().into_iter().find(|&id| id != leader).expect("follower");
+    let cut = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("follower");
     let majority: Vec<_> = cluster
         .ids()
         .into_iter()
         .filter(|&id| id != cut)
         .map(|id| cluster.api(id))
         .collect();
-    let mut acked = write_many(&majority, "before", 10, 2).await.expect("writes");
+    let mut acked = write_many(&majority, "before", 10, 2)
+        .await
+        .expect("writes");
 
     cluster.isolate(cut);
     let during = write_many(&majority, "during", 30, 4)
@@ -140,7 +156,9 @@ async fn a_cut_off_leader_cannot_commit_and_the_others_elect() {
     let during = write_many(&majority, "during", 30, 4)
         .await
         .expect("the other two keep committing");
-    stale_write.await.expect("the write to the old leader failed as it must");
+    stale_write
+        .await
+        .expect("the write to the old leader failed as it must");
     no_stale_read(&cluster.api(old), &during[during.len() - 1]).await;
     acked.extend(during);
 
@@ -151,7 +169,11 @@ async fn a_cut_off_leader_cannot_commit_and_the_others_elect() {
 async fn a_silently_blackholed_node_cannot_commit() {
     let cluster = start().await;
     let leader = cluster.wait_for_leader().await.expect("leader");
-    let cut = cluster.ids().into_iter().find(|&id| id != leader).expect("follower");
+    let cut = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("follower");
     // Packets vanish instead of connections being refused: only timeouts
     // tell the node, and it must still answer in bounded time.
     for other in cluster.ids().into_iter().filter(|&id| id != cut) {

@@ -19,12 +19,21 @@ async fn write_data(cluster: &Cluster, prefix: &str, n: usize) -> Vec<Acked> {
             .expect("POST tenant");
         assert_eq!(r.status, StatusCode::CREATED, "{slug}: {}", r.text());
     }
-    let apis: Vec<_> = cluster.ids().into_iter().map(|id| cluster.api(id)).collect();
-    write_many(&apis, prefix, n, 4).await.expect("writes acknowledged")
+    let apis: Vec<_> = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.api(id))
+        .collect();
+    write_many(&apis, prefix, n, 4)
+        .await
+        .expect("writes acknowledged")
 }
 
 async fn check_data(cluster: &Cluster, prefix: &str, acked: &[Acked]) {
-    let leader = cluster.wait_for_leader().await.expect("a leader after the restart");
+    let leader = cluster
+        .wait_for_leader()
+        .await
+        .expect("a leader after the restart");
     for id in cluster.ids() {
         cluster
             .wait_caught_up(id, Duration::from_secs(60))
@@ -33,10 +42,19 @@ async fn check_data(cluster: &Cluster, prefix: &str, acked: &[Acked]) {
         for t in cluster.ids() {
             let slug = format!("{prefix}-tenant-{t}");
             let r = cluster.api(id).get_tenant(&slug).await.expect("GET tenant");
-            assert_eq!(r.status, StatusCode::OK, "{slug} via node {id}: {}", r.text());
+            assert_eq!(
+                r.status,
+                StatusCode::OK,
+                "{slug} via node {id}: {}",
+                r.text()
+            );
         }
     }
-    let apis: Vec<_> = cluster.ids().into_iter().map(|id| cluster.api(id)).collect();
+    let apis: Vec<_> = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.api(id))
+        .collect();
     assert_all_present(&apis, acked).await;
     // And the cluster still takes writes.
     write_many(&[cluster.api(leader)], &format!("{prefix}-after"), 5, 1)
@@ -53,7 +71,10 @@ async fn stop_all_three_and_start_again_keeps_all_data() {
     for id in cluster.ids() {
         cluster.stop(id).await.expect("the node exits on SIGTERM");
     }
-    cluster.start_stopped().await.expect("all three start again");
+    cluster
+        .start_stopped()
+        .await
+        .expect("all three start again");
     check_data(&cluster, "graceful", &acked).await;
 }
 
@@ -67,7 +88,10 @@ async fn kill_all_three_right_after_acknowledgement_loses_nothing() {
     for id in cluster.ids() {
         cluster.kill(id);
     }
-    cluster.start_stopped().await.expect("all three start again");
+    cluster
+        .start_stopped()
+        .await
+        .expect("all three start again");
     check_data(&cluster, "crash", &acked).await;
 }
 
@@ -82,12 +106,18 @@ async fn restart_after_compaction_keeps_all_data() {
     for id in cluster.ids() {
         cluster.kill(id);
     }
-    cluster.start_stopped().await.expect("all three start again");
+    cluster
+        .start_stopped()
+        .await
+        .expect("all three start again");
     check_data(&cluster, "compacted", &acked).await;
     // A second restart, after more writes on the recovered state.
     for id in cluster.ids() {
         cluster.stop(id).await.expect("the node exits on SIGTERM");
     }
-    cluster.start_stopped().await.expect("all three start a second time");
+    cluster
+        .start_stopped()
+        .await
+        .expect("all three start a second time");
     check_data(&cluster, "compacted", &acked).await;
 }

@@ -1,0 +1,169 @@
+//! Membership of a running cluster: `opencloud cluster add` of a fourth
+//! node and `cluster remove` of it or of an old one, and a node rebuilt from
+//! an empty data dir that rejoins and gets all the data.
+
+use std::time::Duration;
+
+use opencloud_tests::cluster::{Cluster, ClusterOptions};
+use opencloud_tests::workload::{assert_all_present, write_many};
+
+const CHANGE: Duration = Duration::from_secs(90);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_a_fourth_node_then_remove_it() {
+    let mut cluster = Cluster::start(ClusterOptions::default())
+        .await
+        .expect("a 3-node cluster starts");
+    let apis: Vec<_> = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.api(id))
+        .collect();
+    let mut acked = write_many(&apis, "before-add", 30, 4)
+        .await
+        .expect("writes");
+
+    cluster
+        .add_node(4)
+        .await
+        .expect("`opencloud cluster add` of node 4 succeeds");
+    cluster
+        .wait_for_members(&[1, 2, 3, 4], CHANGE)
+        .await
+        .expect("node 4 becomes a voter");
+    cluster
+        .wait_caught_up(4, CHANGE)
+        .await
+        .expect("node 4 catches up");
+    let info = cluster.api(4).cluster().await.expect("node 4 info");
+    assert!(info.leader.is_some(), "node 4 knows the leader: {info:?}");
+
+    // Node 4 takes writes (forwarded) and everyone reads them.
+    acked.extend(
+        write_many(&[cluster.api(4)], "via-4", 10, 2)
+            .await
+            .expect("writes through node 4"),
+    );
+    let all: Vec<_> = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.api(id))
+        .collect();
+    assert_all_present(&all, &acked).await;
+
+    cluster
+        .remove_node(4)
+        .await
+        .expect("`opencloud cluster remove` of node 4 succeeds");
+    cluster
+        .wait_for_members(&[1, 2, 3], CHANGE)
+        .await
+        .expect("node 4 is no longer a member");
+    cluster.kill(4);
+    let old: Vec<_> = [1, 2, 3].iter().map(|&id| cluster.api(id)).collect();
+    acked.extend(
+        write_many(&old, "after-remove", 10, 2)
+            .await
+            .expect("the three keep committing without node 4"),
+    );
+    assert_all_present(&old, &acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_a_node_and_retire_an_old_one() {
+    let mut cluster = Cluster::start(ClusterOptions::default())
+        .await
+        .expect("a 3-node cluster starts");
+    let leader = cluster.wait_for_leader().await.expect("leader");
+    let mut acked = write_many(&[cluster.api(leader)], "before", 30, 4)
+        .await
+        .expect("writes");
+
+    cluster.add_node(4).await.expect("cluster add 4");
+    cluster
+        .wait_for_members(&[1, 2, 3, 4], CHANGE)
+        .await
+        .expect("node 4 becomes a voter");
+    let retired = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader && id != 4)
+        .expect("an old follower");
+    cluster
+        .remove_node(retired)
+        .await
+        .expect("cluster remove of an old node");
+    let mut members: Vec<u64> = vec![1, 2, 3, 4];
+    members.retain(|&id| id != retired);
+    cluster
+        .wait_for_members(&members, CHANGE)
+        .await
+        .expect("the old node is no longer a member");
+    cluster.kill(retired);
+    cluster
+        .wait_caught_up(4, CHANGE)
+        .await
+        .expect("node 4 caught up");
+
+    // Kill the leader: the two that remain, node 4 among them, are a
+    // quorum of the new membership and have everything.
+    let leader = cluster.wait_for_leader().await.expect("leader");
+    cluster.kill(leader);
+    let new = cluster
+        .wait_for_new_leader(leader)
+        .await
+        .expect("the remaining two elect a leader");
+    let live: Vec<_> = cluster
+        .running_ids()
+        .into_iter()
+        .map(|id| cluster.api(id))
+        .collect();
+    assert!(cluster.running_ids().contains(&4) && cluster.running_ids().contains(&new));
+    acked.extend(write_many(&live, "after", 10, 2).await.expect("writes"));
+    assert_all_present(&live, &acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_rebuilt_from_an_empty_data_dir_rejoins_with_all_data() {
+    let mut cluster = Cluster::start(ClusterOptions::default())
+        .await
+        .expect("a 3-node cluster starts");
+    let leader = cluster.wait_for_leader().await.expect("leader");
+    let apis: Vec<_> = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.api(id))
+        .collect();
+    let mut acked = write_many(&apis, "before", 50, 4).await.expect("writes");
+
+    let rebuilt = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("follower");
+    cluster
+        .wipe_and_restart(rebuilt)
+        .await
+        .expect("the node restarts on an empty data dir with --join");
+    cluster
+        .wait_caught_up(rebuilt, CHANGE)
+        .await
+        .expect("the rebuilt node catches up");
+    acked.extend(
+        write_many(&[cluster.api(rebuilt)], "via-rebuilt", 10, 2)
+            .await
+            .expect("writes through the rebuilt node"),
+    );
+    // Reads judged by the rebuilt node's own state.
+    cluster
+        .make_leader(rebuilt, 8)
+        .await
+        .expect("the rebuilt node can lead");
+    assert_all_present(&[cluster.api(rebuilt)], &acked).await;
+    let all: Vec<_> = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.api(id))
+        .collect();
+    assert_all_present(&all, &acked).await;
+}
