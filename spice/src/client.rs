@@ -108,6 +108,8 @@ struct State {
     supported_mouse_modes: u16,
     mouse_mode: u16,
     buttons: u16,
+    /// Where this session last put the pointer.
+    pointer: (u32, u32),
     throttle: MotionThrottle,
     last_display_change: Instant,
     bytes_received: u64,
@@ -253,6 +255,7 @@ impl Session {
                 supported_mouse_modes: init.supported_mouse_modes as u16,
                 mouse_mode: init.current_mouse_mode as u16,
                 buttons: 0,
+                pointer: (0, 0),
                 throttle: MotionThrottle::default(),
                 last_display_change: Instant::now(),
                 bytes_received: 0,
@@ -415,22 +418,45 @@ impl Session {
         write_message(&mut *w, main_msgc::MOUSE_MODE_REQUEST, &mode.to_le_bytes()).await
     }
 
-    /// Moves the pointer: to (x, y) in client mode, by the difference from
-    /// (x, y) given as a delta in server mode. Moves beyond the throttle
-    /// are merged and sent when the server acknowledges earlier ones.
+    /// Sends a pointer move as given. Moves beyond the motion throttle are
+    /// merged and sent when the server acknowledges earlier ones.
     pub async fn mouse_move(&self, motion: Motion) -> Result<()> {
-        let (msg, _) = {
+        let msg = {
             let mut st = lock(&self.shared.state);
             let buttons = st.buttons;
-            (
-                st.throttle.offer(motion).map(|m| motion_msg(m, buttons)),
-                (),
-            )
+            if let Motion::Absolute { x, y, .. } = motion {
+                st.pointer = (x, y);
+            }
+            st.throttle.offer(motion).map(|m| motion_msg(m, buttons))
         };
         match msg {
             Some(m) => self.send_inputs(m).await,
             None => Ok(()),
         }
+    }
+
+    /// Moves the pointer to (x, y) on the primary surface in either mouse
+    /// mode: an absolute position in client mode, the difference from the
+    /// last position this session set in server mode (where the guest owns
+    /// the pointer and only takes relative motion).
+    pub async fn pointer_to(&self, x: u32, y: u32) -> Result<()> {
+        let motion = {
+            let mut st = lock(&self.shared.state);
+            if st.mouse_mode == mouse_mode::CLIENT {
+                Motion::Absolute { x, y, display: 0 }
+            } else {
+                let (px, py) = st.pointer;
+                st.pointer = (x, y);
+                let delta = |to: u32, from: u32| {
+                    i32::try_from(i64::from(to) - i64::from(from)).unwrap_or(0)
+                };
+                Motion::Relative {
+                    dx: delta(x, px),
+                    dy: delta(y, py),
+                }
+            }
+        };
+        self.mouse_move(motion).await
     }
 
     pub async fn mouse_press(&self, b: Button) -> Result<()> {

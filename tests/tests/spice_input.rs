@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use opencloud_spice::inputs::Button;
 use opencloud_spice::{Config, Session};
 use opencloud_tests::guest::{compare, Guest, GuestOptions, Screen};
 
@@ -25,6 +26,19 @@ async fn typed_command_runs_in_the_guest_and_shows_on_screen() -> Result<()> {
         .wait_settled(Duration::from_millis(1500), Duration::from_secs(60))
         .await?;
     let before = primary(&session)?;
+
+    // Pointer traffic in whatever mouse mode the server chose (relative
+    // with this guest): more moves than one ACK bunch, a click, and the
+    // session must stay healthy.
+    for i in 0..20u32 {
+        session.pointer_to(10 * i, 5 * i).await?;
+    }
+    session.mouse_press(Button::Left).await?;
+    session.mouse_release(Button::Left).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if let Some(f) = session.failure() {
+        bail!("the session failed after mouse input: {f}");
+    }
 
     session.type_text("echo $((6*7)) > /dev/ttyS0\n").await?;
     guest
