@@ -553,3 +553,7 @@ fn apply(msg: ServerMessage<'_>, shared: &Shared) -> Result<Option<(u16, Vec<u8>
     }
     Ok(None)
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

@@ -142,3 +142,44 @@ fn hostile_surfaces_and_unknown_targets() {
         .handle(&parse(display_msg::DRAW_COPY, &body).unwrap())
         .is_err());
 }
+
+#[test]
+fn extreme_coordinates_do_not_overflow() {
+    let mut d = display_with_surface(4, 4);
+    // A box far to the top-left with a huge source area: scaled copy.
+    let mut b = Writer::new();
+    b.u32(0)
+        .i32(i32::MIN)
+        .i32(i32::MIN)
+        .i32(i32::MAX)
+        .i32(i32::MAX)
+        .u8(0);
+    b.u32(57)
+        .i32(i32::MIN)
+        .i32(i32::MIN)
+        .i32(i32::MAX)
+        .i32(i32::MAX);
+    b.u16(8).u8(0).u8(0).i32(0).i32(0).u32(0);
+    b.u64(1).u8(0).u8(0).u32(1).u32(1);
+    b.u8(8).u8(4).u32(1).u32(1).u32(4).u32(0).u32(5);
+    d.handle(&parse(display_msg::DRAW_COPY, &b.finish()).unwrap())
+        .unwrap();
+    // A pattern brush anchored at the far corner.
+    let mut b = Writer::new();
+    b.u32(0).i32(0).i32(0).i32(4).i32(4).u8(0);
+    b.u8(2)
+        .u32(49)
+        .i32(i32::MIN)
+        .i32(i32::MAX)
+        .u16(8)
+        .u8(0)
+        .i32(0)
+        .i32(0)
+        .u32(0);
+    assert_eq!(b.buf.len(), 49);
+    b.u64(2).u8(0).u8(0).u32(1).u32(1);
+    b.u8(8).u8(4).u32(1).u32(1).u32(4).u32(0).u32(6);
+    d.handle(&parse(display_msg::DRAW_FILL, &b.finish()).unwrap())
+        .unwrap();
+    assert_eq!(d.primary().unwrap().pixels, vec![6; 16]);
+}

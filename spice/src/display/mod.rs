@@ -303,7 +303,8 @@ impl Display {
         let (sw, sh) = (area.width(), area.height());
         let same_size = sw == bw && sh == bh;
         let src_px = |x: i32, y: i32| -> u32 {
-            let (rx, ry) = (i64::from(x - bbox.left), i64::from(y - bbox.top));
+            let rx = i64::from(x) - i64::from(bbox.left);
+            let ry = i64::from(y) - i64::from(bbox.top);
             // Different sizes mean the server asks us to scale; nearest
             // neighbour is what spice-gtk does for NEAREST and close enough
             // for INTERPOLATE.
@@ -311,8 +312,8 @@ impl Display {
                 (i64::from(area.left) + rx, i64::from(area.top) + ry)
             } else {
                 (
-                    i64::from(area.left) + rx * sw / bw,
-                    i64::from(area.top) + ry * sh / bh,
+                    i64::from(area.left) + scale(rx, sw, bw),
+                    i64::from(area.top) + scale(ry, sh, bh),
                 )
             };
             if sx < 0 || sy < 0 || sx >= i64::from(src.width) || sy >= i64::from(src.height) {
@@ -347,8 +348,8 @@ impl Display {
             match &pattern {
                 None => color,
                 Some((img, pos)) if img.width > 0 && img.height > 0 => {
-                    let px = i64::from(x - pos.0).rem_euclid(i64::from(img.width));
-                    let py = i64::from(y - pos.1).rem_euclid(i64::from(img.height));
+                    let px = (i64::from(x) - i64::from(pos.0)).rem_euclid(i64::from(img.width));
+                    let py = (i64::from(y) - i64::from(pos.1)).rem_euclid(i64::from(img.height));
                     let i = py as usize * img.width as usize + px as usize;
                     img.pixels.get(i).copied().unwrap_or(0)
                 }
@@ -362,6 +363,12 @@ impl Display {
         }
         Ok(())
     }
+}
+
+/// `v * num / den` without overflow for any i32-derived operands.
+fn scale(v: i64, num: i64, den: i64) -> i64 {
+    let r = i128::from(v) * i128::from(num) / i128::from(den.max(1));
+    i64::try_from(r).unwrap_or(i64::MAX)
 }
 
 fn apply(rop: u16, src_invert: u16, src: u32, dst: u32) -> u32 {
