@@ -147,15 +147,19 @@ async fn measure<T: Target>(t: &mut T, opts: &Options, kills: usize) -> Result<S
         let before = Instant::now();
         let cpu0: Vec<f64> = pids.iter().map(|p| cpu_secs(*p).unwrap_or(0.0)).collect();
         let self0 = cpu_secs(std::process::id()).unwrap_or(0.0);
+        let busy0 = machine_busy_secs().unwrap_or(0.0);
         let r = loadgen::run(&t.api(), &url, clients, opts.warmup, opts.duration).await?;
         let wall = before.elapsed().as_secs_f64();
         let node_cores: Vec<f64> = (pids.iter().zip(&cpu0))
             .map(|(p, c0)| (cpu_secs(*p).unwrap_or(*c0) - c0) / wall)
             .collect();
         let bench_cores = (cpu_secs(std::process::id()).unwrap_or(self0) - self0) / wall;
+        let busy = (machine_busy_secs().unwrap_or(busy0) - busy0) / wall;
+        let other = (busy - bench_cores - node_cores.iter().sum::<f64>()).max(0.0);
         print_run(t.name(), &r);
         println!(
-            "   CPU (cores, whole run): nodes {:?} (leader = node {}), load generator {bench_cores:.2}",
+            "   CPU (cores, whole run): nodes {:?} (leader = node {}), load generator {bench_cores:.2}, \
+             other processes {other:.2}",
             node_cores.iter().map(|c| (c * 100.0).round() / 100.0).collect::<Vec<_>>(),
             leader + 1
         );
@@ -164,6 +168,7 @@ async fn measure<T: Target>(t: &mut T, opts: &Options, kills: usize) -> Result<S
             nodes: node_cores.iter().sum(),
             leader: node_cores.get(leader).copied().unwrap_or(0.0),
             bench: bench_cores,
+            other,
         });
         runs.push(r);
     }
@@ -233,17 +238,33 @@ async fn failover<T: Target>(t: &mut T, kills: usize) -> Result<Vec<Duration>> {
         }
         let t_kill = Instant::now();
         t.kill(leader)?;
-        match w.ack_sent_after(t_kill, Duration::from_secs(30)).await {
+        // Alongside, poll who leads, to tell the election from the write path.
+        let watch = async {
+            for _ in 0..1500 {
+                if let Ok(l) = t.leader().await {
+                    if l != leader {
+                        return Some((l, t_kill.elapsed()));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            None
+        };
+        let (ack, elected) = tokio::join!(w.ack_sent_after(t_kill, Duration::from_secs(30)), watch);
+        let elected = elected.map_or("no new leader seen".into(), |(l, d)| {
+            format!("node {} seen leading after {d:.2?}", l + 1)
+        });
+        match ack {
             Some(a) => {
                 let d = a.acked.duration_since(t_kill);
                 println!(
-                    "   kill {k}: node {} killed, next write acknowledged after {d:.2?}",
+                    "   kill {k}: node {} killed; next write acknowledged after {d:.2?}; {elected}",
                     leader + 1
                 );
                 samples.push(d);
             }
             None => println!(
-                "   kill {k}: node {} killed, no acknowledged write within 30 s",
+                "   kill {k}: node {} killed; no acknowledged write within 30 s; {elected}",
                 leader + 1
             ),
         }
@@ -277,6 +298,27 @@ fn cpu_secs(pid: u32) -> Option<f64> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
     Some(ticks as f64 / 100.0) // USER_HZ is 100 on Linux
+}
+
+/// CPU time all processes of the machine have used, in seconds (/proc/stat).
+fn machine_busy_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/stat").ok()?;
+    let f: Vec<u64> = s
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    let busy = f
+        .get(..8)?
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum::<u64>();
+    Some(busy as f64 / 100.0)
 }
 
 /// VmRSS of a process, in KiB.

@@ -48,6 +48,8 @@ pub struct Cpu {
     pub nodes: f64,
     pub leader: f64,
     pub bench: f64,
+    /// Every other process of the machine (builds, other tests).
+    pub other: f64,
 }
 
 /// The figures of one system.
@@ -158,8 +160,8 @@ pub fn render(f: &Figures) -> String {
         }
     }
     s += &format!(
-        "\nCPU during each load run (warm-up included), in cores of the {} the machine has; \
-         the load generator shares them:\n\n",
+        "\nCPU during each load run (warm-up included), in cores of the {} the machine has, which the \
+         nodes share with the load generator and with any other process running then:\n\n",
         f.machine.cores
     );
     s +=
@@ -172,11 +174,12 @@ pub fn render(f: &Figures) -> String {
                 .and_then(|x| x.run(c.clients))
                 .map(|r| r.writes_per_sec());
             s += &format!(
-                "| {name} | {} | {:.2} | {:.2} | {:.2} | {} |\n",
+                "| {name} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} |\n",
                 c.clients,
                 c.nodes,
                 c.leader,
                 c.bench,
+                c.other,
                 opt(wps.filter(|_| c.nodes > 0.0), |w| format!(
                     "{:.0}",
                     w / c.nodes
