@@ -26,6 +26,10 @@ async fn typed_command_runs_in_the_guest_and_shows_on_screen() -> Result<()> {
         .wait_settled(Duration::from_millis(1500), Duration::from_secs(60))
         .await?;
     let before = primary(&session)?;
+    // The cursor channel is linked and its CURSOR_INIT was understood.
+    if session.with_cursor(|c| c.generation) == 0 {
+        bail!("no message arrived on the cursor channel");
+    }
 
     // Pointer traffic in whatever mouse mode the server chose (relative
     // with this guest): more moves than one ACK bunch, a click, and the
