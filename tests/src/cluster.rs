@@ -84,8 +84,8 @@ impl Node {
 /// A running cluster. Dropping it kills every node.
 pub struct Cluster {
     dir: Option<tempfile::TempDir>,
-    bin: PathBuf,
-    token: String,
+    pub(crate) bin: PathBuf,
+    pub(crate) token: String,
     opts: ClusterOptions,
     nodes: BTreeMap<u64, Node>,
     proxies: HashMap<(u64, u64), Proxy>,
@@ -178,7 +178,7 @@ impl Cluster {
         Ok(cluster)
     }
 
-    fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         match &self.dir {
             Some(d) => d.path(),
             None => Path::new("."),
@@ -254,7 +254,7 @@ impl Cluster {
         }
     }
 
-    fn add_node_entry(&mut self, id: u64, certs_dir: PathBuf) -> Result<()> {
+    pub(crate) fn add_node_entry(&mut self, id: u64, certs_dir: PathBuf) -> Result<()> {
         let ports = free_ports(2)?;
         let data_dir = self.root().join(format!("node-{id}"));
         fs::create_dir_all(&data_dir)
@@ -281,7 +281,7 @@ impl Cluster {
         }
     }
 
-    fn spawn(&mut self, id: u64, join: bool) -> Result<()> {
+    pub(crate) fn spawn(&mut self, id: u64, join: bool) -> Result<()> {
         let peers = self
             .nodes
             .keys()
@@ -393,6 +393,50 @@ impl Cluster {
         }
     }
 
+    /// An error naming every node whose process exited by itself or whose
+    /// log shows a panic (a panicking task need not end the process).
+    pub fn check_no_crash(&mut self) -> Result<()> {
+        let mut problems = Vec::new();
+        for id in self.ids() {
+            if let Some(status) = self.exit_status(id) {
+                problems.push(format!("node {id} exited by itself ({status})"));
+            }
+            let log = fs::read_to_string(self.node(id).log_path()).unwrap_or_default();
+            if let Some(line) = log.lines().find(|l| l.contains("panicked at")) {
+                problems.push(format!("node {id} panicked: {line}"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            bail!("{}", problems.join("; "))
+        }
+    }
+
+    fn signal(&self, id: u64, signal: i32) -> Result<()> {
+        let child = self.node(id).child.as_ref();
+        let pid = child
+            .with_context(|| format!("node {id} is not running"))?
+            .id();
+        let pid = i32::try_from(pid).context("pid out of range")?;
+        // SAFETY: plain syscall on a child we own and have not reaped.
+        if unsafe { libc::kill(pid, signal) } != 0 {
+            bail!("kill({pid}, {signal}): {}", std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// SIGSTOP node `id`: it freezes mid-flight, as under a long GC pause or
+    /// a stalled VM, and its sockets stay open.
+    pub fn pause(&self, id: u64) -> Result<()> {
+        self.signal(id, libc::SIGSTOP)
+    }
+
+    /// SIGCONT a paused node.
+    pub fn resume(&self, id: u64) -> Result<()> {
+        self.signal(id, libc::SIGCONT)
+    }
+
     /// SIGTERM node `id` and wait for it to exit; SIGKILL and an error if it
     /// does not exit within `STOP_TIMEOUT`.
     pub async fn stop(&mut self, id: u64) -> Result<ExitStatus> {
@@ -456,83 +500,6 @@ impl Cluster {
         self.wait_healthy(id).await
     }
 
-    /// Starts a new node `id` (one of the spare ids) with `--join`, then adds
-    /// it with `opencloud cluster add` through the leader.
-    pub async fn add_node(&mut self, id: u64) -> Result<std::process::Output> {
-        anyhow::ensure!(!self.nodes.contains_key(&id), "node {id} already exists");
-        let certs = self.root().join("certs");
-        self.add_node_entry(id, certs)?;
-        self.spawn(id, true)?;
-        self.wait_healthy(id).await?;
-        let leader = self.wait_for_leader().await?;
-        let url = self.node(leader).url();
-        let raft = self.node(id).raft_addr.to_string();
-        let id_s = id.to_string();
-        let token = self.token.clone();
-        let args = [
-            "cluster",
-            "add",
-            "--id",
-            &id_s,
-            "--raft-addr",
-            &raft,
-            "--url",
-            &url,
-            "--token",
-            &token,
-        ];
-        self.cli_ok(&args).await
-    }
-
-    /// Removes node `id` from the membership with `opencloud cluster remove`
-    /// through the leader. The process keeps running.
-    pub async fn remove_node(&self, id: u64) -> Result<std::process::Output> {
-        let leader = self.wait_for_leader().await?;
-        let url = self.node(leader).url();
-        let id_s = id.to_string();
-        let token = self.token.clone();
-        let args = [
-            "cluster", "remove", "--id", &id_s, "--url", &url, "--token", &token,
-        ];
-        self.cli_ok(&args).await
-    }
-
-    /// Runs `opencloud ARGS` (with the operator token in the environment)
-    /// and returns its output, whatever its exit status.
-    pub async fn cli(&self, args: &[&str]) -> Result<std::process::Output> {
-        let mut cmd = tokio::process::Command::new(&self.bin);
-        cmd.args(args)
-            .current_dir(self.root())
-            .env("OPENCLOUD_OPERATOR_TOKEN", &self.token)
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        tokio::time::timeout(Duration::from_secs(120), cmd.output())
-            .await
-            .with_context(|| format!("opencloud {args:?} did not finish in 120 s"))?
-            .with_context(|| format!("running opencloud {args:?}"))
-    }
-
-    /// Like `cli`, but an error if the command does not exit 0.
-    pub async fn cli_ok(&self, args: &[&str]) -> Result<std::process::Output> {
-        let out = self.cli(args).await?;
-        if !out.status.success() {
-            bail!(
-                "opencloud {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(out)
-    }
-
-    async fn certs_init(&self, dir: &Path, ids: &str) -> Result<()> {
-        let dir_s = dir.to_string_lossy().into_owned();
-        self.cli_ok(&["certs", "init", "--dir", &dir_s, "--nodes", ids])
-            .await
-            .map(|_| ())
-    }
-
     /// The last `lines` lines of node `id`'s log.
     pub fn log_tail(&self, id: u64, lines: usize) -> String {
         let Some(node) = self.nodes.get(&id) else {
@@ -554,18 +521,28 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // A node that died by itself or logged a panic fails the test even
+        // when every assertion passed: nothing a test does may crash a node.
+        let verdict = if std::thread::panicking() {
+            Ok(())
+        } else {
+            self.check_no_crash()
+        };
         for node in self.nodes.values_mut() {
             if let Some(mut child) = node.child.take() {
                 let _ = child.kill();
                 let _ = child.wait();
             }
         }
-        if std::thread::panicking() {
+        if std::thread::panicking() || verdict.is_err() {
             self.print_logs(150);
             if let Some(dir) = self.dir.take() {
                 let kept = dir.keep();
                 eprintln!("cluster files kept in {}", kept.display());
             }
+        }
+        if let Err(e) = verdict {
+            panic!("{e:#}");
         }
     }
 }

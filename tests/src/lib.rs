@@ -12,3 +12,4 @@ pub mod guest;
 pub mod proxy;
 pub mod workload;
 pub mod tls_probe;
+pub mod cluster_cli;

@@ -73,3 +73,108 @@ async fn kill_the_leader_loses_no_acknowledged_write() {
     );
     assert_all_present(&[cluster.api(old)], &acked).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_leader_kills_lose_nothing() {
+    let mut cluster = Cluster::start(ClusterOptions::default())
+        .await
+        .expect("a 3-node cluster starts and elects a leader");
+    let apis = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.api(id))
+        .collect();
+    let writer = Writer::start(apis, "rk", Duration::from_secs(60));
+    writer
+        .wait_acked(20, Duration::from_secs(60))
+        .await
+        .expect("first writes");
+    for round in 0..3 {
+        let old = cluster.wait_for_leader().await.expect("leader");
+        cluster.kill(old);
+        let at_kill = writer.acked();
+        cluster
+            .wait_for_new_leader(old)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: no new leader: {e:#}"));
+        writer
+            .wait_acked(at_kill + 20, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: writes stalled: {e:#}"));
+        cluster
+            .restart(old)
+            .await
+            .expect("the killed node restarts");
+        cluster
+            .wait_caught_up(old, Duration::from_secs(60))
+            .await
+            .expect("the killed node catches up");
+    }
+    let acked = writer.finish().await.expect("the writer never got stuck");
+    let apis: Vec<_> = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.api(id))
+        .collect();
+    assert_all_present(&apis, &acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_leader_that_resumes_serves_no_stale_data() {
+    let cluster = Cluster::start(ClusterOptions::default())
+        .await
+        .expect("a 3-node cluster starts and elects a leader");
+    let old = cluster.wait_for_leader().await.expect("leader");
+    let r = cluster
+        .api(old)
+        .put_kv("k", b"v1", None)
+        .await
+        .expect("PUT");
+    assert!(kv_write_ok(r.status));
+
+    // Freeze the leader (its sockets stay open, it just stops answering):
+    // the other two elect a leader and overwrite the key.
+    cluster.pause(old).expect("SIGSTOP the leader");
+    let new = cluster
+        .wait_for_new_leader(old)
+        .await
+        .expect("the other two elect a leader");
+    let r = cluster
+        .api(new)
+        .put_kv("k", b"v2", None)
+        .await
+        .expect("PUT");
+    assert!(kv_write_ok(r.status), "{} {}", r.status, r.text());
+
+    // The old leader wakes up still believing it leads. Whatever it answers
+    // must not be the overwritten value.
+    cluster.resume(old).expect("SIGCONT the old leader");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut reads = 0;
+    while std::time::Instant::now() < deadline {
+        if let Ok(r) = cluster.api(old).get_kv("k").await {
+            if r.status == reqwest::StatusCode::OK {
+                assert_eq!(r.text(), "v2", "stale read from the resumed old leader");
+                reads += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // It rejoins as a follower: writes through it succeed and land.
+    cluster.wait_for_leader().await.expect("a leader");
+    let r = cluster
+        .api(old)
+        .put_kv("k", b"v3", None)
+        .await
+        .expect("PUT");
+    assert!(
+        kv_write_ok(r.status),
+        "write through the resumed node: {}",
+        r.text()
+    );
+    for id in cluster.ids() {
+        let got = cluster.api(id).get_kv("k").await.expect("GET");
+        assert_eq!(got.text(), "v3", "node {id}");
+    }
+    eprintln!("{reads} reads answered by the resumed node while it rejoined");
+}
