@@ -71,13 +71,13 @@ async fn restarted_follower_catches_up_by_log() {
         .expect("a 3-node cluster starts");
     // With the default snapshot interval (10000) nothing is compacted, so
     // the missed entries can only come as log.
-    let installs = follower_misses_writes(&mut cluster, "bylog", 100).await;
-    if let Some(n) = installs {
-        assert_eq!(
-            n, 0.0,
-            "caught up by log, yet /metrics counts snapshot installs"
-        );
-    }
+    let installs = follower_misses_writes(&mut cluster, "bylog", 100)
+        .await
+        .expect("/metrics exposes a snapshot-install counter");
+    assert_eq!(
+        installs, 0.0,
+        "caught up by log, yet /metrics counts snapshot installs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,12 +87,11 @@ async fn far_behind_follower_catches_up_by_snapshot() {
     let mut cluster = Cluster::start(ClusterOptions::default().snapshot_every(20))
         .await
         .expect("a 3-node cluster starts");
-    let installs = follower_misses_writes(&mut cluster, "bysnap", 400).await;
-    match installs {
-        Some(n) => assert!(
-            n >= 1.0,
-            "/metrics shows no snapshot install on the follower"
-        ),
-        None => eprintln!("note: /metrics exposes no snapshot-install counter"),
-    }
+    let installs = follower_misses_writes(&mut cluster, "bysnap", 400)
+        .await
+        .expect("/metrics exposes a snapshot-install counter");
+    assert!(
+        installs >= 1.0,
+        "/metrics shows no snapshot install on the follower"
+    );
 }
