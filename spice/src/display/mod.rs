@@ -20,6 +20,8 @@ pub use surface::Surface;
 
 /// Pixels one surface may have (a 5K screen).
 const MAX_SURFACE_PIXELS: u64 = 1 << 24;
+/// The longest side a surface may have.
+const MAX_SURFACE_SIDE: u64 = 1 << 15;
 /// Pixels all surfaces together may have; a server asking for more is
 /// hostile or broken.
 const MAX_TOTAL_SURFACE_PIXELS: u64 = 3 << 24;
@@ -129,7 +131,13 @@ impl Display {
                     .filter(|(id, _)| **id != c.surface_id)
                     .map(|(_, s)| u64::from(s.width) * u64::from(s.height))
                     .sum();
-                if pixels > MAX_SURFACE_PIXELS || total + pixels > MAX_TOTAL_SURFACE_PIXELS {
+                // Sides are bounded on their own as well, so that a zero
+                // width cannot hide an absurd height from the product.
+                let side = u64::from(c.width.max(c.height));
+                if pixels > MAX_SURFACE_PIXELS
+                    || side > MAX_SURFACE_SIDE
+                    || total + pixels > MAX_TOTAL_SURFACE_PIXELS
+                {
                     return Err(Error::TooLarge {
                         what: "surface",
                         size: pixels,

@@ -89,6 +89,9 @@ impl Surface {
     /// `f(x, y, old)`.
     pub fn paint(&mut self, area: &Rect, mut f: impl FnMut(i32, i32, u32) -> u32) {
         let area = area.intersect(&self.bounds());
+        if area.is_empty() {
+            return;
+        }
         for y in area.top..area.bottom {
             let start = self.index(area.left, y);
             let end = self.index(area.right, y);

@@ -38,8 +38,17 @@ fn expand5(v: u16) -> u32 {
 pub fn decode_bitmap(bmp: &BitmapRef<'_>, palette: Option<&[u32]>) -> Result<Image> {
     let bpp = bits_per_pixel(bmp.format).ok_or_else(|| err("unknown bitmap format"))?;
     let (w, h) = (u64::from(bmp.width), u64::from(bmp.height));
-    if w * h > MAX_PIXELS {
+    // Each side is checked on its own too: a zero width would otherwise
+    // let billions of empty rows through the product check.
+    if w * h > MAX_PIXELS || w > MAX_PIXELS || h > MAX_PIXELS {
         return Err(err("image too large"));
+    }
+    if w == 0 || h == 0 {
+        return Ok(Image {
+            width: bmp.width,
+            height: bmp.height,
+            pixels: Vec::new(),
+        });
     }
     let row_bytes = (w * bpp).div_ceil(8);
     if u64::from(bmp.stride) < row_bytes {
@@ -171,6 +180,8 @@ mod tests {
         assert!(decode_bitmap(&bmp(8, 4, 2, 2, 4, &[0; 16]), None).is_err());
         assert!(decode_bitmap(&bmp(8, 4, 1, 2, 4, &[0; 7]), None).is_err());
         assert!(decode_bitmap(&bmp(8, 4, 1 << 20, 1 << 20, 4, &[]), None).is_err());
+        assert!(decode_bitmap(&bmp(8, 4, 0, u32::MAX, 0, &[]), None).is_err());
+        assert!(decode_bitmap(&bmp(8, 4, 0, 3, 0, &[]), None).unwrap().pixels.is_empty());
         assert!(decode_bitmap(&bmp(42, 4, 1, 1, 4, &[0; 4]), None).is_err());
         assert!(decode_bitmap(&bmp(5, 4, 1, 1, 1, &[3]), Some(&[0, 1])).is_err());
         assert!(decode_bitmap(&bmp(5, 4, 1, 1, 1, &[0]), None).is_err());
