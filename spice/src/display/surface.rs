@@ -69,16 +69,32 @@ impl Surface {
     }
 
     /// The areas a command may touch: its box, cut by the clip rectangles
-    /// and the surface bounds. Empty rectangles are dropped.
+    /// and the surface bounds, as disjoint non-empty rectangles. Disjoint
+    /// matters: a raster operation such as XOR must hit each pixel once,
+    /// however the server's clip rectangles overlap.
     pub fn clip_areas(&self, bbox: &Rect, clip: Option<&[Rect]>) -> Vec<Rect> {
         let bbox = bbox.intersect(&self.bounds());
-        let mut out = Vec::new();
-        match clip {
-            None => out.push(bbox),
-            Some(rects) => out.extend(rects.iter().map(|c| c.intersect(&bbox))),
+        if bbox.is_empty() {
+            return Vec::new();
         }
-        out.retain(|r| !r.is_empty());
-        out
+        let Some(rects) = clip else {
+            return vec![bbox];
+        };
+        let rects: Vec<Rect> = rects
+            .iter()
+            .map(|c| c.intersect(&bbox))
+            .filter(|r| !r.is_empty())
+            .collect();
+        let overlap = |a: &Rect, b: &Rect| !a.intersect(b).is_empty();
+        let disjoint = rects.len() <= 16
+            && rects
+                .iter()
+                .enumerate()
+                .all(|(i, a)| rects.iter().skip(i + 1).all(|b| !overlap(a, b)));
+        if disjoint {
+            return rects;
+        }
+        union_rows(&bbox, &rects)
     }
 
     fn index(&self, x: i32, y: i32) -> usize {
@@ -129,6 +145,62 @@ impl Surface {
         }
         self.pixels.get(self.index(x, y)).copied().unwrap_or(0)
     }
+}
+
+/// The union of `rects` (all inside `bbox`) as one-row runs. A 2-D
+/// difference array makes this linear in the number of rectangles plus the
+/// box area, so thousands of overlapping clip rectangles cost no more than
+/// painting the box once.
+fn union_rows(bbox: &Rect, rects: &[Rect]) -> Vec<Rect> {
+    let w = bbox.width() as usize;
+    let h = bbox.height() as usize;
+    let stride = w + 1;
+    let mut diff = vec![0i32; stride * (h + 1)];
+    let mut bump = |x: i32, y: i32, v: i32| {
+        let (x, y) = ((x - bbox.left) as usize, (y - bbox.top) as usize);
+        if let Some(d) = diff.get_mut(y * stride + x) {
+            *d += v;
+        }
+    };
+    for r in rects {
+        bump(r.left, r.top, 1);
+        bump(r.right, r.top, -1);
+        bump(r.left, r.bottom, -1);
+        bump(r.right, r.bottom, 1);
+    }
+    let mut out = Vec::new();
+    let mut above = vec![0i32; w];
+    for row in 0..h {
+        let mut acc = 0;
+        let mut run_start = None;
+        for x in 0..=w {
+            let covered = if x < w {
+                acc += diff.get(row * stride + x).copied().unwrap_or(0);
+                let cell = above.get_mut(x).map(|a| {
+                    *a += acc;
+                    *a
+                });
+                cell.unwrap_or(0) > 0
+            } else {
+                false
+            };
+            match (covered, run_start) {
+                (true, None) => run_start = Some(x),
+                (false, Some(start)) => {
+                    let y = bbox.top + row as i32;
+                    out.push(Rect {
+                        top: y,
+                        bottom: y + 1,
+                        left: bbox.left + start as i32,
+                        right: bbox.left + x as i32,
+                    });
+                    run_start = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// Combines a source (or brush) pixel with the destination per the raster
@@ -197,6 +269,28 @@ mod tests {
         assert_eq!(s.pixels, vec![2, 3, 4, 4]);
         s.copy_within(&r(0, 1, 1, 4), 0, -1);
         assert_eq!(s.pixels, vec![2, 2, 3, 4]);
+    }
+
+    #[test]
+    fn overlapping_clips_paint_each_pixel_once() {
+        let s = Surface::new(8, 8, 32, true);
+        let many = vec![r(0, 0, 4, 4); 20];
+        let mut clip = many.clone();
+        clip.push(r(2, 2, 6, 6));
+        let areas = s.clip_areas(&r(0, 0, 8, 8), Some(&clip));
+        let mut count = [0u8; 64];
+        for a in &areas {
+            for y in a.top..a.bottom {
+                for x in a.left..a.right {
+                    count[(y * 8 + x) as usize] += 1;
+                }
+            }
+        }
+        assert_eq!(count.iter().filter(|&&c| c == 1).count(), 16 + 16 - 4);
+        assert!(count.iter().all(|&c| c <= 1));
+        // Two overlapping rectangles below the fast-path limit too.
+        let two = s.clip_areas(&r(0, 0, 8, 8), Some(&[r(0, 0, 2, 1), r(1, 0, 3, 1)]));
+        assert_eq!(two.iter().map(|a| a.width()).sum::<i64>(), 3);
     }
 
     #[test]
