@@ -202,3 +202,40 @@ async fn operator_api_statuses_and_errors() {
         "/metrics has no sample: {metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_slug_have_one_winner() {
+    let cluster = start().await;
+    let ids = cluster.ids();
+    let attempts = (0..12).map(|i| {
+        let api = cluster.api(ids[i % ids.len()]);
+        async move {
+            api.create_tenant("contested", &format!("Contender {i}"), None)
+                .await
+        }
+    });
+    let replies = futures::future::join_all(attempts).await;
+    let mut created = 0;
+    for r in replies {
+        let r = r.expect("POST tenant");
+        match r.status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => assert!(r.is_json_error(), "409 body: {}", r.text()),
+            other => panic!("unexpected {other}: {}", r.text()),
+        }
+    }
+    assert_eq!(created, 1, "exactly one of the concurrent creates wins");
+    let names: Vec<String> = {
+        let mut v = Vec::new();
+        for id in cluster.ids() {
+            let r = cluster.api(id).get_tenant("contested").await.expect("GET");
+            assert_eq!(r.status, StatusCode::OK);
+            v.push(r.json().expect("tenant")["name"].to_string());
+        }
+        v
+    };
+    assert!(
+        names.windows(2).all(|w| w[0] == w[1]),
+        "nodes disagree on the winner: {names:?}"
+    );
+}
