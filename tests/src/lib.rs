@@ -13,3 +13,4 @@ pub mod proxy;
 pub mod workload;
 pub mod tls_probe;
 pub mod cluster_cli;
+pub mod register_check;
