@@ -165,8 +165,8 @@ pub fn render(f: &Figures) -> String {
         f.machine.cores
     );
     s +=
-        "| system | clients | all nodes | leader | load generator | writes per node CPU-second |\n";
-    s += "|---|---:|---:|---:|---:|---:|\n";
+        "| system | clients | all nodes | leader | load generator | other processes | writes per node CPU-second |\n";
+    s += "|---|---:|---:|---:|---:|---:|---:|\n";
     for (name, side) in [("Opencloud", &f.ours), ("etcd", &f.etcd)] {
         for c in side.iter().flat_map(|x| x.cpu.iter()) {
             let wps = side
