@@ -178,3 +178,65 @@ async fn a_paused_leader_that_resumes_serves_no_stale_data() {
     }
     eprintln!("{reads} reads answered by the resumed node while it rejoined");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_quorum_writes_fail_fast_and_resume_with_one() {
+    let mut cluster = Cluster::start(ClusterOptions::default())
+        .await
+        .expect("a 3-node cluster starts and elects a leader");
+    let leader = cluster.wait_for_leader().await.expect("leader");
+    let r = cluster
+        .api(leader)
+        .put_kv("before", b"1", None)
+        .await
+        .expect("PUT");
+    assert!(kv_write_ok(r.status));
+
+    // Two of three gone: the survivor can neither commit nor elect.
+    let survivor = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("follower");
+    for id in cluster.ids() {
+        if id != survivor {
+            cluster.kill(id);
+        }
+    }
+    let t0 = std::time::Instant::now();
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        cluster
+            .api(survivor)
+            .put_kv("lonely", b"x", Some("lonely-1")),
+    )
+    .await
+    .expect("the write answers in bounded time")
+    .expect("the survivor answers HTTP");
+    assert_eq!(
+        r.status,
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        "a write without quorum after {:?}: {}",
+        t0.elapsed(),
+        r.text()
+    );
+    assert!(r.is_json_error(), "503 body: {}", r.text());
+
+    // One node back is a quorum again: writes resume, old data is there, and
+    // the failed write is not.
+    cluster.restart(leader).await.expect("restart one node");
+    cluster
+        .wait_for_leader()
+        .await
+        .expect("a leader with two of three");
+    let r = cluster
+        .api(survivor)
+        .put_kv("after", b"2", None)
+        .await
+        .expect("PUT");
+    assert!(kv_write_ok(r.status), "{} {}", r.status, r.text());
+    let got = cluster.api(survivor).get_kv("before").await.expect("GET");
+    assert_eq!(got.body, b"1");
+    let got = cluster.api(survivor).get_kv("lonely").await.expect("GET");
+    assert_eq!(got.status, reqwest::StatusCode::NOT_FOUND, "{}", got.text());
+}

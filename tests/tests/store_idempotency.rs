@@ -197,3 +197,53 @@ async fn applied_ids_survive_snapshots_and_restarts() {
         "the retry was applied again after a restart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_duplicates_through_every_node_are_applied_once() {
+    let cluster = Cluster::start(ClusterOptions::default())
+        .await
+        .expect("a 3-node cluster starts");
+    // The same request, sent at once through all three nodes (a client that
+    // retried too eagerly): every copy answers 201, none 409.
+    let posts = cluster.ids().into_iter().map(|id| {
+        let api = cluster.api(id);
+        async move { api.create_tenant("hooli", "Hooli", Some("t-dup")).await }
+    });
+    for r in futures::future::join_all(posts).await {
+        let r = r.expect("POST");
+        assert_eq!(r.status, StatusCode::CREATED, "a duplicate: {}", r.text());
+    }
+    // The same for a kv write whose copies carry different bodies: one of
+    // them wins and every node agrees on which.
+    let puts = cluster.ids().into_iter().map(|id| {
+        let api = cluster.api(id);
+        async move {
+            api.put_kv("dup", format!("from-{id}").as_bytes(), Some("kv-dup"))
+                .await
+        }
+    });
+    for r in futures::future::join_all(puts).await {
+        let r = r.expect("PUT");
+        assert!(kv_write_ok(r.status), "{} {}", r.status, r.text());
+    }
+    let mut seen = Vec::new();
+    for id in cluster.ids() {
+        seen.push(cluster.api(id).get_kv("dup").await.expect("GET").text());
+    }
+    assert!(
+        seen.iter().all(|v| v == &seen[0]),
+        "nodes disagree: {seen:?}"
+    );
+    assert!(seen[0].starts_with("from-"), "value: {seen:?}");
+    // A later copy changes nothing.
+    let late = cluster
+        .api(1)
+        .put_kv("dup", b"late", Some("kv-dup"))
+        .await
+        .expect("PUT");
+    assert!(kv_write_ok(late.status));
+    assert_eq!(
+        cluster.api(2).get_kv("dup").await.expect("GET").text(),
+        seen[0]
+    );
+}

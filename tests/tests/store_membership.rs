@@ -167,3 +167,45 @@ async fn a_node_rebuilt_from_an_empty_data_dir_rejoins_with_all_data() {
         .collect();
     assert_all_present(&all, &acked).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_the_leader_hands_over_to_the_others() {
+    let mut cluster = Cluster::start(ClusterOptions::default())
+        .await
+        .expect("a 3-node cluster starts");
+    let mut acked = write_many(
+        &[cluster.api(1), cluster.api(2), cluster.api(3)],
+        "before",
+        20,
+        2,
+    )
+    .await
+    .expect("writes");
+    cluster.add_node(4).await.expect("cluster add 4");
+    cluster
+        .wait_for_members(&[1, 2, 3, 4], CHANGE)
+        .await
+        .expect("node 4 becomes a voter");
+    let leader = cluster.wait_for_leader().await.expect("leader");
+    cluster
+        .remove_node(leader)
+        .await
+        .expect("cluster remove of the leader");
+    let mut rest: Vec<u64> = vec![1, 2, 3, 4];
+    rest.retain(|&id| id != leader);
+    // The removed leader may act until the new membership is committed,
+    // then steps down; one of the others takes over.
+    let new = cluster
+        .wait_for_new_leader(leader)
+        .await
+        .expect("a remaining node takes over from the removed leader");
+    assert!(rest.contains(&new), "leader {new} is not a member");
+    cluster
+        .wait_for_members(&rest, CHANGE)
+        .await
+        .expect("the others carry on without the old leader");
+    cluster.kill(leader);
+    let live: Vec<_> = rest.iter().map(|&id| cluster.api(id)).collect();
+    acked.extend(write_many(&live, "after", 10, 2).await.expect("writes"));
+    assert_all_present(&live, &acked).await;
+}
