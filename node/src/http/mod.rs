@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
                 axum::Json(serde_json::json!({"error": "method not allowed"})),
             )
         })
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
@@ -74,6 +75,26 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         start.elapsed(),
     );
     resp
+}
+
+/// Rewrites error answers produced outside our handlers (extractor
+/// rejections, body limits) as `{"error": ...}`, so every error a client sees
+/// has the same shape.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let text = match axum::body::to_bytes(resp.into_body(), 4096).await {
+        Ok(b) if !b.is_empty() => String::from_utf8_lossy(&b).trim().to_string(),
+        _ => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    (status, axum::Json(serde_json::json!({ "error": text }))).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
