@@ -4,7 +4,10 @@
 //! the "Replicated store vs etcd" section of docs/BENCHMARKS.md.
 //!
 //! `store_bench [--warmup S] [--duration S] [--kills N] [--etcd-kills N]
-//!  [--skip-ours] [--skip-etcd] [--no-doc] [--doc PATH]`
+//!  [--skip-ours] [--skip-etcd] [--no-doc] [--doc PATH] [--snapshot-every N]`
+//!
+//! `--snapshot-every N` passes `--snapshot-every N` to our nodes (a knob for
+//! diagnosis; the published figures use the node's default).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -40,6 +43,7 @@ struct Options {
     etcd_kills: usize,
     ours: bool,
     etcd: bool,
+    snapshot_every: Option<u64>,
     doc: Option<PathBuf>,
 }
 
@@ -51,6 +55,7 @@ fn parse_args() -> Result<Options> {
         etcd_kills: 10,
         ours: true,
         etcd: true,
+        snapshot_every: None,
         doc: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md")),
     };
     let mut args = std::env::args().skip(1);
@@ -67,6 +72,7 @@ fn parse_args() -> Result<Options> {
             "--duration" => o.duration = Duration::from_secs(num("--duration")?.max(1)),
             "--kills" => o.kills = num("--kills")? as usize,
             "--etcd-kills" => o.etcd_kills = num("--etcd-kills")? as usize,
+            "--snapshot-every" => o.snapshot_every = Some(num("--snapshot-every")?.max(1)),
             "--skip-ours" => o.ours = false,
             "--skip-etcd" => o.etcd = false,
             "--no-doc" => o.doc = None,
@@ -74,12 +80,18 @@ fn parse_args() -> Result<Options> {
             "-h" | "--help" => {
                 println!(
                     "store_bench [--warmup S] [--duration S] [--kills N] [--etcd-kills N] \
-                     [--skip-ours] [--skip-etcd] [--no-doc] [--doc PATH]"
+                     [--skip-ours] [--skip-etcd] [--no-doc] [--doc PATH] [--snapshot-every N]"
                 );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other} (try --help)"),
         }
+    }
+    if o.snapshot_every.is_some() && o.doc.is_some() {
+        println!(
+            "store_bench: --snapshot-every is a diagnostic run; docs/BENCHMARKS.md is left alone"
+        );
+        o.doc = None;
     }
     Ok(o)
 }
@@ -111,7 +123,7 @@ async fn run(opts: &Options) -> Result<()> {
     };
     if opts.ours {
         println!("== Opencloud: starting a fresh 3-node cluster (release build)");
-        let mut c = Ours::start().await?;
+        let mut c = Ours::start(opts.snapshot_every).await?;
         fig.ours = Some(measure(&mut c, opts, opts.kills).await?);
         c.stop();
     }

@@ -13,8 +13,9 @@ use crate::Target;
 pub struct Ours(Option<Cluster>);
 
 impl Ours {
-    pub async fn start() -> Result<Ours> {
-        let opts = ClusterOptions::default().release(true);
+    pub async fn start(snapshot_every: Option<u64>) -> Result<Ours> {
+        let mut opts = ClusterOptions::default().release(true);
+        opts.snapshot_every = snapshot_every;
         let c = Cluster::start(opts)
             .await
             .context("starting the Opencloud cluster (cargo build --release -p opencloud?)")?;
