@@ -149,4 +149,25 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+
+    /// Waits until every running node reports the same leader (a node that
+    /// has just started may not have heard from it yet); returns it.
+    pub async fn wait_all_agree(&self, timeout: Duration) -> Result<u64> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let leader = self.wait_for_leader().await?;
+            let infos = self.infos().await;
+            let running = self.running_ids();
+            if running
+                .iter()
+                .all(|id| infos.get(id).map(|i| i.leader) == Some(Some(leader)))
+            {
+                return Ok(leader);
+            }
+            if Instant::now() > deadline {
+                bail!("nodes do not agree on leader {leader} within {timeout:?}: {infos:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }

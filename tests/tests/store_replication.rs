@@ -83,7 +83,10 @@ async fn tenant_created_through_a_follower_is_readable_on_every_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_api_statuses_and_errors() {
     let cluster = start().await;
-    let leader = cluster.wait_for_leader().await.expect("leader");
+    let leader = cluster
+        .wait_all_agree(std::time::Duration::from_secs(30))
+        .await
+        .expect("every node learns the leader");
     let api = cluster.api(leader);
 
     // Every node reports the same leader and the three members.
