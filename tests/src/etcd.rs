@@ -52,7 +52,11 @@ pub fn etcd_binary() -> String {
 pub fn etcd_version() -> Option<String> {
     let out = Command::new(etcd_binary()).arg("--version").output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    text.lines().next().map(|l| l.trim().to_string())
+    let first = text.lines().next()?.trim();
+    Some(match first.strip_prefix("etcd Version:") {
+        Some(v) => format!("etcd {}", v.trim()),
+        None => first.to_string(),
+    })
 }
 
 fn parse_u64(v: &Value) -> Option<u64> {

@@ -56,7 +56,12 @@ fn parse_args() -> Result<Options> {
         ours: true,
         etcd: true,
         snapshot_every: None,
-        doc: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md")),
+        doc: Some(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .map_or_else(|| PathBuf::from("docs"), |p| p.join("docs"))
+                .join("BENCHMARKS.md"),
+        ),
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {

@@ -196,6 +196,7 @@ pub fn render(f: &Figures) -> String {
          is restarted and caught up between kills.\n\n",
         loadgen::HEDGE_AFTER.as_millis()
     );
+    s += "With fewer than 100 samples, p99 is the largest one.\n\n";
     s += "| system | kills | measured | p50 s | p99 s | max s |\n|---|---:|---:|---:|---:|---:|\n";
     for (name, side) in [("Opencloud", &f.ours), ("etcd", &f.etcd)] {
         if let Some(x) = side {
@@ -303,7 +304,7 @@ pub fn write_section(doc: &std::path::Path, body: &str) -> Result<()> {
             let eol = old[h..].find('\n').map_or(old.len(), |i| h + i + 1);
             format!("{}\n{block}{}", &old[..eol], &old[eol..])
         }
-        _ => format!("{}\n{SECTION}\n\n{block}", old.trim_end()),
+        _ => format!("{}\n\n{SECTION}\n\n{block}", old.trim_end()),
     };
     std::fs::write(doc, new).with_context(|| format!("writing {}", doc.display()))
 }
