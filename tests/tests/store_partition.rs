@@ -193,3 +193,47 @@ async fn a_silently_blackholed_node_cannot_commit() {
     no_stale_read(&cluster.api(cut), &acked[acked.len() - 1]).await;
     after_healing(&cluster, "lost-in-the-hole", &acked).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healed_node_far_behind_catches_up_by_snapshot_through_the_proxies() {
+    let cluster = Cluster::start(ClusterOptions::default().proxies(true).snapshot_every(20))
+        .await
+        .expect("a 3-node cluster behind proxies starts");
+    let leader = cluster.wait_for_leader().await.expect("leader");
+    let cut = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("follower");
+    let majority: Vec<_> = cluster
+        .ids()
+        .into_iter()
+        .filter(|&id| id != cut)
+        .map(|id| cluster.api(id))
+        .collect();
+    let installs_before = cluster
+        .api(cut)
+        .metrics()
+        .await
+        .ok()
+        .and_then(|m| opencloud_tests::api::snapshot_installs(&m))
+        .expect("/metrics exposes a snapshot-install counter");
+
+    cluster.isolate(cut);
+    // Far more than the leader keeps as log after a snapshot.
+    let acked = write_many(&majority, "while-cut", 300, 8)
+        .await
+        .expect("the other two keep committing");
+    after_healing(&cluster, "never-written", &acked).await;
+    let installs_after = cluster
+        .api(cut)
+        .metrics()
+        .await
+        .ok()
+        .and_then(|m| opencloud_tests::api::snapshot_installs(&m))
+        .expect("/metrics exposes a snapshot-install counter");
+    assert!(
+        installs_after > installs_before,
+        "the healed node caught up without installing a snapshot ({installs_before} -> {installs_after})"
+    );
+}
