@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -119,7 +120,17 @@ impl EtcdCluster {
             .open(&m.log_path)
             .with_context(|| format!("opening {}", m.log_path.display()))?;
         let log2 = log.try_clone().context("cloning log handle")?;
-        let child = Command::new(etcd_binary())
+        let mut cmd = Command::new(etcd_binary());
+        // SAFETY: prctl is async-signal-safe and the closure allocates nothing.
+        unsafe {
+            cmd.pre_exec(|| {
+                // The member dies with the thread that started it, so a
+                // benchmark that is killed leaks no etcd.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd
             .arg("--name")
             .arg(&m.name)
             .arg("--data-dir")

@@ -106,11 +106,15 @@ async fn main() -> Result<()> {
     let opts = parse_args()?;
     // On Ctrl-C the benchmark future is dropped, and with it every cluster,
     // whose Drop kills the processes it started.
-    tokio::select! {
-        r = run(&opts) => r,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("store_bench: interrupted; stopping the clusters");
-            bail!("interrupted")
+    let finished = tokio::select! {
+        r = run(&opts) => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    match finished {
+        Some(r) => r,
+        None => {
+            eprintln!("store_bench: interrupted; every node it started has been stopped");
+            std::process::exit(130)
         }
     }
 }
