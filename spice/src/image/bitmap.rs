@@ -181,7 +181,10 @@ mod tests {
         assert!(decode_bitmap(&bmp(8, 4, 1, 2, 4, &[0; 7]), None).is_err());
         assert!(decode_bitmap(&bmp(8, 4, 1 << 20, 1 << 20, 4, &[]), None).is_err());
         assert!(decode_bitmap(&bmp(8, 4, 0, u32::MAX, 0, &[]), None).is_err());
-        assert!(decode_bitmap(&bmp(8, 4, 0, 3, 0, &[]), None).unwrap().pixels.is_empty());
+        assert!(decode_bitmap(&bmp(8, 4, 0, 3, 0, &[]), None)
+            .unwrap()
+            .pixels
+            .is_empty());
         assert!(decode_bitmap(&bmp(42, 4, 1, 1, 4, &[0; 4]), None).is_err());
         assert!(decode_bitmap(&bmp(5, 4, 1, 1, 1, &[3]), Some(&[0, 1])).is_err());
         assert!(decode_bitmap(&bmp(5, 4, 1, 1, 1, &[0]), None).is_err());
