@@ -16,7 +16,7 @@ use std::ops::RangeBounds;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{AnyError, ErrorSubject, ErrorVerb, OptionalSend, RaftLogReader, StorageIOError};
-use tokio::sync::mpsc;
+use std::sync::mpsc;
 
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
@@ -30,7 +30,7 @@ pub struct LogStore {
     db: sled::Db,
     log: sled::Tree,
     meta: sled::Tree,
-    flusher: mpsc::UnboundedSender<LogFlushed<TypeConfig>>,
+    flusher: mpsc::Sender<LogFlushed<TypeConfig>>,
 }
 
 fn io_err(verb: ErrorVerb, e: impl std::error::Error + 'static) -> StorageError {
@@ -54,8 +54,11 @@ impl LogStore {
     pub fn open(db: &sled::Db) -> Result<Self, sled::Error> {
         let log = db.open_tree("raft_log")?;
         let meta = db.open_tree("raft_meta")?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(flusher(db.clone(), rx));
+        let (tx, rx) = mpsc::channel();
+        let flushing = db.clone();
+        std::thread::Builder::new()
+            .name("raft-log-flush".into())
+            .spawn(move || flusher(flushing, rx))?;
         Ok(LogStore {
             db: db.clone(),
             log,
@@ -114,14 +117,16 @@ impl LogStore {
 }
 
 /// Flushes once for every batch of waiting appends, then completes them.
-async fn flusher(db: sled::Db, mut rx: mpsc::UnboundedReceiver<LogFlushed<TypeConfig>>) {
+///
+/// A dedicated thread that blocks in `flush` keeps the fsync off the async
+/// workers, and while it flushes the next appends queue up, so one fsync
+/// covers all of them.
+fn flusher(db: sled::Db, rx: mpsc::Receiver<LogFlushed<TypeConfig>>) {
     let mut batch = Vec::new();
-    while let Some(first) = rx.recv().await {
+    while let Ok(first) = rx.recv() {
         batch.push(first);
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
-        }
-        let result = db.flush_async().await.map(|_| ());
+        batch.extend(rx.try_iter());
+        let result = db.flush().map(|_| ());
         for callback in batch.drain(..) {
             let outcome = match &result {
                 Ok(()) => Ok(()),
@@ -231,7 +236,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .apply_batch(batch)
             .map_err(|e| io_err(ErrorVerb::Write, e))?;
         // The flusher completes the callback only after the data is durable.
-        if let Err(mpsc::error::SendError(callback)) = self.flusher.send(callback) {
+        if let Err(mpsc::SendError(callback)) = self.flusher.send(callback) {
             let flushed = self.db.flush_async().await.map(|_| ());
             callback.log_io_completed(flushed.map_err(|e| std::io::Error::other(e.to_string())));
         }

@@ -312,7 +312,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.read_applied()
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Outcome>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Outcome>>, StorageError>
     where
         I: IntoIterator<Item = Entry> + openraft::OptionalSend,
         I::IntoIter: openraft::OptionalSend,
@@ -327,14 +327,20 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let index = entry.log_id.index;
             last = Some(entry.log_id);
             match entry.payload {
-                EntryPayload::Blank => outcomes.push(Outcome::Done),
-                EntryPayload::Normal(p) => outcomes.push(applier.proposal(index, p)?),
+                EntryPayload::Blank => outcomes.push(Vec::new()),
+                EntryPayload::Normal(batch) => {
+                    let mut answers = Vec::with_capacity(batch.0.len());
+                    for p in batch.0 {
+                        answers.push(applier.proposal(index, p)?);
+                    }
+                    outcomes.push(answers);
+                }
                 EntryPayload::Membership(m) => {
                     let stored = StoredMembership::new(Some(entry.log_id), m);
                     let raw =
                         crate::codec::encode(&stored).map_err(|e| sm_err(ErrorVerb::Write, e))?;
                     applier.set(MEMBERSHIP.to_vec(), Some(raw));
-                    outcomes.push(Outcome::Done);
+                    outcomes.push(Vec::new());
                 }
             }
         }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers};
 use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::config::StoreConfig;
 use crate::error::{Error, Result};
@@ -17,7 +18,7 @@ use crate::log_store::LogStore;
 use crate::network::{path, CallError, Peers};
 use crate::state_machine::{data_key, StateMachine};
 use crate::tls::PeerTls;
-use crate::types::{NodeId, Outcome, Proposal, Query, QueryResult, Raft};
+use crate::types::{Batch, NodeId, Outcome, Proposal, Query, QueryResult, Raft};
 
 /// A membership change, as sent to the leader.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -57,6 +58,7 @@ pub struct ClusterStatus {
 pub struct Store {
     id: NodeId,
     raft: Raft,
+    batcher: mpsc::Sender<Pending>,
     tree: sled::Tree,
     peers: Peers,
     config: StoreConfig,
@@ -85,9 +87,12 @@ impl Store {
         let raft = Raft::new(config.id, raft_config, peers.clone(), log, sm)
             .await
             .map_err(|e| Error::Fatal(e.to_string()))?;
+        let (batcher, pending) = mpsc::channel(QUEUE);
+        tokio::spawn(batch_writes(raft.clone(), pending));
         let store = Arc::new(Store {
             id: config.id,
             raft,
+            batcher,
             tree,
             peers,
             config,
@@ -235,15 +240,21 @@ impl Store {
             .map_err(|_| Error::Timeout)?
     }
 
-    /// Applies a write on this node if it leads; never forwards.
+    /// Applies a write on this node if it leads; never forwards. Writes
+    /// waiting at the same time share one log entry (see [`batch_writes`]).
     pub(crate) async fn write_local(&self, proposal: Proposal) -> Attempt<Outcome> {
-        match self.raft.client_write(proposal).await {
-            Ok(resp) => Attempt::Done(resp.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Attempt::Redirect(f.leader_id)
-            }
-            Err(e) => Attempt::Failed(Error::Fatal(e.to_string())),
+        let (reply, answer) = oneshot::channel();
+        if self
+            .batcher
+            .send(Pending { proposal, reply })
+            .await
+            .is_err()
+        {
+            return Attempt::Failed(Error::Fatal("the write batcher stopped".into()));
         }
+        answer
+            .await
+            .unwrap_or_else(|_| Attempt::Failed(Error::Fatal("a write batch was dropped".into())))
     }
 
     /// A linearizable read, wherever the leader is.
@@ -396,5 +407,62 @@ fn forwarded<T>(
             reason: e,
         }),
         Err(e) => Attempt::Retry(format!("leader {leader}: {e}")),
+    }
+}
+
+/// A write waiting for its batch.
+struct Pending {
+    proposal: Proposal,
+    reply: oneshot::Sender<Attempt<Outcome>>,
+}
+
+/// Writes that may wait for a batch before new ones are pushed back.
+const QUEUE: usize = 16 * 1024;
+/// Most proposals in one log entry.
+const MAX_BATCH: usize = 1024;
+/// Batches in flight at once. More than one lets a new batch be appended
+/// while the previous one is still being replicated.
+const IN_FLIGHT: usize = 4;
+
+/// Cuts the queue of waiting writes into log entries. With one client every
+/// entry holds one write and nothing waits; with many, whatever queued while
+/// the previous batches were in flight goes into the next entry.
+async fn batch_writes(raft: Raft, mut queue: mpsc::Receiver<Pending>) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    while let Some(first) = queue.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let (proposals, replies): (Vec<_>, Vec<_>) =
+                batch.into_iter().map(|p| (p.proposal, p.reply)).unzip();
+            match raft.client_write(Batch(proposals)).await {
+                Ok(resp) => {
+                    for (reply, outcome) in replies.into_iter().zip(resp.data) {
+                        let _ = reply.send(Attempt::Done(outcome));
+                    }
+                }
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                    for reply in replies {
+                        let _ = reply.send(Attempt::Redirect(f.leader_id));
+                    }
+                }
+                Err(e) => {
+                    let reason = e.to_string();
+                    for reply in replies {
+                        let _ = reply.send(Attempt::Failed(Error::Fatal(reason.clone())));
+                    }
+                }
+            }
+        });
     }
 }

@@ -13,8 +13,8 @@ pub type NodeId = u64;
 openraft::declare_raft_types!(
     /// The type configuration of Opencloud's Raft group.
     pub TypeConfig:
-        D = Proposal,
-        R = Outcome,
+        D = Batch,
+        R = Vec<Outcome>,
         NodeId = NodeId,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,
@@ -29,6 +29,13 @@ pub type StorageError = openraft::StorageError<NodeId>;
 pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, openraft::BasicNode>;
 pub type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNode>;
 pub type Vote = openraft::Vote<NodeId>;
+
+/// What one Raft log entry carries: the client requests that were waiting
+/// when the entry was cut. Batching many requests into one entry is what
+/// lets the store serve many clients at once: openraft pays its per-entry
+/// costs (channels, bookkeeping, replication messages) once per batch.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Batch(pub Vec<Proposal>);
 
 /// One client request as it travels through the log.
 ///

@@ -2,7 +2,7 @@
 //! and snapshots that carry both data and the dedupe memory.
 
 use opencloud_raft::storage_for_tests::{open, StateMachine};
-use opencloud_raft::types::{Entry, LogId};
+use opencloud_raft::types::{Batch, Entry, LogId};
 use opencloud_raft::{Command, Outcome, Proposal};
 use openraft::storage::RaftStateMachine;
 use openraft::{CommittedLeaderId, EntryPayload, RaftSnapshotBuilder};
@@ -10,11 +10,16 @@ use openraft::{CommittedLeaderId, EntryPayload, RaftSnapshotBuilder};
 fn entry(index: u64, request_id: &str, command: Command) -> Entry {
     Entry {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-        payload: EntryPayload::Normal(Proposal {
+        payload: EntryPayload::Normal(Batch(vec![Proposal {
             request_id: request_id.into(),
             command,
-        }),
+        }])),
     }
+}
+
+/// The outcomes of all proposals of all entries, in order.
+fn flat(v: Vec<Vec<Outcome>>) -> Vec<Outcome> {
+    v.into_iter().flatten().collect()
 }
 
 fn put(k: &str, v: &str) -> Command {
@@ -32,12 +37,10 @@ async fn get(sm: &mut StateMachine, k: &str) -> Option<Vec<u8>> {
         new: None,
     };
     let index = next_index(sm).await;
-    match sm
+    let answers = sm
         .apply([entry(index, &format!("probe-{index}"), probe)])
-        .await
-        .unwrap()
-        .pop()
-    {
+        .await;
+    match flat(answers.unwrap()).pop() {
         Some(Outcome::Conflict { current }) => current,
         other => panic!("probe answered {other:?}"),
     }
@@ -60,8 +63,8 @@ async fn commands_report_what_they_did() {
         key: "t".into(),
         value: v.into(),
     };
-    let out = sm
-        .apply([
+    let out = flat(
+        sm.apply([
             entry(1, "a", ins("1")),
             entry(2, "b", ins("2")),
             entry(3, "c", Command::Delete { key: "t".into() }),
@@ -77,7 +80,8 @@ async fn commands_report_what_they_did() {
             ),
         ])
         .await
-        .unwrap();
+        .unwrap(),
+    );
     assert_eq!(
         out,
         vec![
@@ -99,10 +103,11 @@ async fn a_retried_request_is_applied_once() {
         .await
         .unwrap();
     // Same id, different content: a retry must not apply anything new.
-    let out = sm
-        .apply([entry(2, "req-1", put("k", "second"))])
-        .await
-        .unwrap();
+    let out = flat(
+        sm.apply([entry(2, "req-1", put("k", "second"))])
+            .await
+            .unwrap(),
+    );
     assert_eq!(out, vec![Outcome::Done]);
     assert_eq!(get(&mut sm, "k").await, Some(b"first".to_vec()));
     // Within one batch too.
@@ -113,8 +118,30 @@ async fn a_retried_request_is_applied_once() {
         ])
         .await
         .unwrap();
-    assert_eq!(out, vec![Outcome::Done, Outcome::Done]);
+    assert_eq!(flat(out), vec![Outcome::Done, Outcome::Done]);
     assert_eq!(get(&mut sm, "j").await, Some(b"a".to_vec()));
+    // And within one entry holding several proposals.
+    let proposal = |id: &str, command| Proposal {
+        request_id: id.into(),
+        command,
+    };
+    let several = Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), 6),
+        payload: EntryPayload::Normal(Batch(vec![
+            proposal("req-3", put("h", "x")),
+            proposal("req-3", put("h", "y")),
+            proposal(
+                "req-4",
+                Command::Insert {
+                    key: "h".into(),
+                    value: "z".into(),
+                },
+            ),
+        ])),
+    };
+    let out = flat(sm.apply([several]).await.unwrap());
+    assert_eq!(out, vec![Outcome::Done, Outcome::Done, Outcome::Exists]);
+    assert_eq!(get(&mut sm, "h").await, Some(b"x".to_vec()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
