@@ -6,11 +6,11 @@ pub mod loadgen;
 
 pub mod api;
 pub mod cluster;
+pub mod cluster_cli;
 pub mod cluster_options;
 pub mod cluster_wait;
 pub mod guest;
 pub mod proxy;
-pub mod workload;
-pub mod tls_probe;
-pub mod cluster_cli;
 pub mod register_check;
+pub mod tls_probe;
+pub mod workload;
