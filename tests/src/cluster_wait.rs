@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::api::ClusterInfo;
 use crate::cluster::{Cluster, LEADER_TIMEOUT};
@@ -115,9 +115,16 @@ impl Cluster {
                 return Ok(());
             }
             self.kill(leader);
-            let next = self.wait_for_new_leader(leader).await?;
-            self.restart(leader).await?;
-            self.wait_caught_up(leader, Duration::from_secs(60)).await?;
+            let next = self
+                .wait_for_new_leader(leader)
+                .await
+                .with_context(|| format!("after killing leader {leader}"))?;
+            self.restart(leader)
+                .await
+                .with_context(|| format!("restarting node {leader}"))?;
+            self.wait_caught_up(leader, Duration::from_secs(60))
+                .await
+                .with_context(|| format!("node {leader} catching up after its restart"))?;
             if next == id {
                 return Ok(());
             }
