@@ -107,7 +107,9 @@ impl Cluster {
     /// restarting it and letting it catch up, at most `attempts` times.
     /// Reads served by the leader then come from `id`'s own state, which is
     /// how a test checks what a node itself holds (reads sent to a follower
-    /// are forwarded to the leader).
+    /// are forwarded to the leader). Each attempt is a fair election between
+    /// two survivors, so `attempts` should be generous (16 leaves a chance of
+    /// about 1 in 65,000 to miss).
     pub async fn make_leader(&mut self, id: u64, attempts: usize) -> Result<()> {
         for _ in 0..attempts {
             let leader = self.wait_for_leader().await?;

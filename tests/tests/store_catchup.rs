@@ -55,7 +55,7 @@ async fn follower_misses_writes(cluster: &mut Cluster, prefix: &str, n: usize) -
 
     // It now holds the data itself: make it lead and read everything back.
     cluster
-        .make_leader(behind, 8)
+        .make_leader(behind, 16)
         .await
         .expect("the caught-up follower can lead");
     let mut all = before;

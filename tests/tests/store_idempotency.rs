@@ -154,7 +154,7 @@ async fn applied_ids_survive_snapshots_and_restarts() {
         .await
         .expect("the rebuilt follower catches up");
     cluster
-        .make_leader(rebuilt, 8)
+        .make_leader(rebuilt, 16)
         .await
         .expect("the rebuilt node can lead");
     let retry = cluster

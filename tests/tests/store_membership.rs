@@ -156,7 +156,7 @@ async fn a_node_rebuilt_from_an_empty_data_dir_rejoins_with_all_data() {
     );
     // Reads judged by the rebuilt node's own state.
     cluster
-        .make_leader(rebuilt, 8)
+        .make_leader(rebuilt, 16)
         .await
         .expect("the rebuilt node can lead");
     assert_all_present(&[cluster.api(rebuilt)], &acked).await;
