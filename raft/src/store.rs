@@ -76,6 +76,9 @@ impl Store {
             .path(config.data_dir.join("db"))
             .cache_capacity(config.cache_bytes)
             .mode(sled::Mode::HighThroughput)
+            // The log flushes explicitly before every acknowledgement; a
+            // second, periodic flusher would only contend with it.
+            .flush_every_ms(None)
             .open()?;
         let log = LogStore::open(&db)?;
         let sm =
