@@ -90,6 +90,7 @@ impl Store {
         let raft = Raft::new(config.id, raft_config, peers.clone(), log, sm)
             .await
             .map_err(|e| Error::Fatal(e.to_string()))?;
+        tokio::spawn(log_role_changes(config.id, raft.metrics()));
         let (batcher, pending) = mpsc::channel(QUEUE);
         tokio::spawn(batch_writes(raft.clone(), pending));
         let store = Arc::new(Store {
@@ -467,5 +468,31 @@ async fn batch_writes(raft: Raft, mut queue: mpsc::Receiver<Pending>) {
                 }
             }
         });
+    }
+}
+
+/// Logs every change of leader, term or role, so that an operator reading a
+/// node's log can follow elections.
+async fn log_role_changes(
+    id: NodeId,
+    mut metrics: tokio::sync::watch::Receiver<openraft::RaftMetrics<NodeId, BasicNode>>,
+) {
+    let mut last = None;
+    loop {
+        let now = {
+            let m = metrics.borrow_and_update();
+            (m.current_term, m.current_leader, format!("{:?}", m.state))
+        };
+        if last.as_ref() != Some(&now) {
+            let (term, leader, role) = &now;
+            match leader {
+                Some(l) => tracing::info!("node {id}: {role} in term {term}; leader is node {l}"),
+                None => tracing::info!("node {id}: {role} in term {term}; no leader"),
+            }
+            last = Some(now);
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
     }
 }
