@@ -226,6 +226,28 @@ impl Cluster {
         Api::new(self.client.clone(), self.node(id).url())
     }
 
+    /// The APIs of every node.
+    pub fn apis(&self) -> Vec<Api> {
+        self.ids().into_iter().map(|id| self.api(id)).collect()
+    }
+
+    /// The APIs of every node but `excluded`.
+    pub fn apis_except(&self, excluded: u64) -> Vec<Api> {
+        self.ids()
+            .into_iter()
+            .filter(|&id| id != excluded)
+            .map(|id| self.api(id))
+            .collect()
+    }
+
+    /// Some node other than `leader`.
+    pub fn follower_of(&self, leader: u64) -> u64 {
+        self.ids()
+            .into_iter()
+            .find(|&id| id != leader)
+            .unwrap_or(leader)
+    }
+
     /// The API of node `id` with a short (3 s) request timeout, for polling.
     pub fn probe(&self, id: u64) -> Api {
         Api::new(self.probe.clone(), self.node(id).url())

@@ -13,11 +13,7 @@ async fn malformed_requests_get_json_errors_and_crash_nothing() {
         .await
         .expect("a 3-node cluster starts");
     let leader = cluster.wait_for_leader().await.expect("leader");
-    let follower = cluster
-        .ids()
-        .into_iter()
-        .find(|&id| id != leader)
-        .expect("follower");
+    let follower = cluster.follower_of(leader);
     let client = cluster.client();
     let mut problems = Vec::new();
 

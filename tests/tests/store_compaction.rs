@@ -13,21 +13,13 @@ async fn snapshots_under_load_with_a_restarting_follower() {
     let mut cluster = Cluster::start(ClusterOptions::default().snapshot_every(10))
         .await
         .expect("a 3-node cluster starts");
-    let apis: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .map(|id| cluster.api(id))
-        .collect();
+    let apis: Vec<_> = cluster.apis();
     let load = tokio::spawn(async move { write_many(&apis, "churn", 800, 32).await });
 
     for _ in 0..2 {
         tokio::time::sleep(Duration::from_millis(800)).await;
         let leader = cluster.wait_for_leader().await.expect("leader");
-        let follower = cluster
-            .ids()
-            .into_iter()
-            .find(|&id| id != leader)
-            .expect("follower");
+        let follower = cluster.follower_of(leader);
         cluster.kill(follower);
         tokio::time::sleep(Duration::from_millis(1500)).await;
         cluster
@@ -48,10 +40,6 @@ async fn snapshots_under_load_with_a_restarting_follower() {
     cluster
         .check_no_crash()
         .expect("no node crashed or panicked");
-    let all: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .map(|id| cluster.api(id))
-        .collect();
+    let all: Vec<_> = cluster.apis();
     assert_all_present(&all, &acked).await;
 }

@@ -15,11 +15,7 @@ async fn kill_the_leader_loses_no_acknowledged_write() {
         .expect("a 3-node cluster starts and elects a leader");
     let old = cluster.wait_for_leader().await.expect("leader");
 
-    let apis = cluster
-        .ids()
-        .into_iter()
-        .map(|id| cluster.api(id))
-        .collect();
+    let apis = cluster.apis();
     let writer = Writer::start(apis, "fo", Duration::from_secs(60));
     writer
         .wait_acked(30, Duration::from_secs(60))
@@ -79,11 +75,7 @@ async fn repeated_leader_kills_lose_nothing() {
     let mut cluster = Cluster::start(ClusterOptions::default())
         .await
         .expect("a 3-node cluster starts and elects a leader");
-    let apis = cluster
-        .ids()
-        .into_iter()
-        .map(|id| cluster.api(id))
-        .collect();
+    let apis = cluster.apis();
     let writer = Writer::start(apis, "rk", Duration::from_secs(60));
     writer
         .wait_acked(20, Duration::from_secs(60))
@@ -111,11 +103,7 @@ async fn repeated_leader_kills_lose_nothing() {
             .expect("the killed node catches up");
     }
     let acked = writer.finish().await.expect("the writer never got stuck");
-    let apis: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .map(|id| cluster.api(id))
-        .collect();
+    let apis: Vec<_> = cluster.apis();
     assert_all_present(&apis, &acked).await;
 }
 
@@ -193,11 +181,7 @@ async fn without_a_quorum_writes_fail_fast_and_resume_with_one() {
     assert!(kv_write_ok(r.status));
 
     // Two of three gone: the survivor can neither commit nor elect.
-    let survivor = cluster
-        .ids()
-        .into_iter()
-        .find(|&id| id != leader)
-        .expect("follower");
+    let survivor = cluster.follower_of(leader);
     for id in cluster.ids() {
         if id != survivor {
             cluster.kill(id);

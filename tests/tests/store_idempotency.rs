@@ -15,11 +15,7 @@ async fn a_retried_write_is_applied_once() {
         .await
         .expect("a 3-node cluster starts");
     let leader = cluster.wait_for_leader().await.expect("leader");
-    let follower = cluster
-        .ids()
-        .into_iter()
-        .find(|&id| id != leader)
-        .expect("follower");
+    let follower = cluster.follower_of(leader);
     let (l, f) = (cluster.api(leader), cluster.api(follower));
 
     // Same id, other value: the retry answers like the first and changes nothing.
@@ -140,11 +136,7 @@ async fn applied_ids_survive_snapshots_and_restarts() {
 
     // A node rebuilt from nothing gets the applied ids with the snapshot;
     // make it lead so that the retry is judged by its own state.
-    let rebuilt = cluster
-        .ids()
-        .into_iter()
-        .find(|&id| id != leader)
-        .expect("follower");
+    let rebuilt = cluster.follower_of(leader);
     cluster
         .wipe_and_restart(rebuilt)
         .await

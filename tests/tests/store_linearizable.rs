@@ -34,11 +34,7 @@ impl History {
             .into_iter()
             .map(|id| (id, cluster.probe(id)))
             .collect();
-        let writer_apis: Vec<Api> = cluster
-            .ids()
-            .into_iter()
-            .map(|id| cluster.api(id))
-            .collect();
+        let writer_apis: Vec<Api> = cluster.apis();
         let stop = Arc::new(AtomicBool::new(false));
         let writes = Arc::new(Mutex::new(Vec::new()));
         let reads = Arc::new(Mutex::new(Vec::new()));

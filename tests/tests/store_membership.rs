@@ -14,11 +14,7 @@ async fn add_a_fourth_node_then_remove_it() {
     let mut cluster = Cluster::start(ClusterOptions::default())
         .await
         .expect("a 3-node cluster starts");
-    let apis: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .map(|id| cluster.api(id))
-        .collect();
+    let apis: Vec<_> = cluster.apis();
     let mut acked = write_many(&apis, "before-add", 30, 4)
         .await
         .expect("writes");
@@ -44,11 +40,7 @@ async fn add_a_fourth_node_then_remove_it() {
             .await
             .expect("writes through node 4"),
     );
-    let all: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .map(|id| cluster.api(id))
-        .collect();
+    let all: Vec<_> = cluster.apis();
     assert_all_present(&all, &acked).await;
 
     cluster
@@ -129,18 +121,10 @@ async fn a_node_rebuilt_from_an_empty_data_dir_rejoins_with_all_data() {
         .await
         .expect("a 3-node cluster starts");
     let leader = cluster.wait_for_leader().await.expect("leader");
-    let apis: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .map(|id| cluster.api(id))
-        .collect();
+    let apis: Vec<_> = cluster.apis();
     let mut acked = write_many(&apis, "before", 50, 4).await.expect("writes");
 
-    let rebuilt = cluster
-        .ids()
-        .into_iter()
-        .find(|&id| id != leader)
-        .expect("follower");
+    let rebuilt = cluster.follower_of(leader);
     cluster
         .wipe_and_restart(rebuilt)
         .await
@@ -160,11 +144,7 @@ async fn a_node_rebuilt_from_an_empty_data_dir_rejoins_with_all_data() {
         .await
         .expect("the rebuilt node can lead");
     assert_all_present(&[cluster.api(rebuilt)], &acked).await;
-    let all: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .map(|id| cluster.api(id))
-        .collect();
+    let all: Vec<_> = cluster.apis();
     assert_all_present(&all, &acked).await;
 }
 

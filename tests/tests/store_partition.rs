@@ -93,11 +93,7 @@ async fn after_healing(cluster: &Cluster, lost_key: &str, acked: &[Acked]) {
             r.text()
         );
     }
-    let apis: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .map(|id| cluster.api(id))
-        .collect();
+    let apis: Vec<_> = cluster.apis();
     assert_all_present(&apis, acked).await;
 }
 
@@ -105,17 +101,8 @@ async fn after_healing(cluster: &Cluster, lost_key: &str, acked: &[Acked]) {
 async fn a_cut_off_follower_cannot_commit() {
     let cluster = start().await;
     let leader = cluster.wait_for_leader().await.expect("leader");
-    let cut = cluster
-        .ids()
-        .into_iter()
-        .find(|&id| id != leader)
-        .expect("follower");
-    let majority: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .filter(|&id| id != cut)
-        .map(|id| cluster.api(id))
-        .collect();
+    let cut = cluster.follower_of(leader);
+    let majority: Vec<_> = cluster.apis_except(cut);
     let mut acked = write_many(&majority, "before", 10, 2)
         .await
         .expect("writes");
@@ -169,23 +156,14 @@ async fn a_cut_off_leader_cannot_commit_and_the_others_elect() {
 async fn a_silently_blackholed_node_cannot_commit() {
     let cluster = start().await;
     let leader = cluster.wait_for_leader().await.expect("leader");
-    let cut = cluster
-        .ids()
-        .into_iter()
-        .find(|&id| id != leader)
-        .expect("follower");
+    let cut = cluster.follower_of(leader);
     // Packets vanish instead of connections being refused: only timeouts
     // tell the node, and it must still answer in bounded time.
     for other in cluster.ids().into_iter().filter(|&id| id != cut) {
         cluster.proxy(cut, other).blackhole();
         cluster.proxy(other, cut).blackhole();
     }
-    let majority: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .filter(|&id| id != cut)
-        .map(|id| cluster.api(id))
-        .collect();
+    let majority: Vec<_> = cluster.apis_except(cut);
     let acked = write_many(&majority, "during", 20, 4)
         .await
         .expect("the other two keep committing");
@@ -200,17 +178,8 @@ async fn a_healed_node_far_behind_catches_up_by_snapshot_through_the_proxies() {
         .await
         .expect("a 3-node cluster behind proxies starts");
     let leader = cluster.wait_for_leader().await.expect("leader");
-    let cut = cluster
-        .ids()
-        .into_iter()
-        .find(|&id| id != leader)
-        .expect("follower");
-    let majority: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .filter(|&id| id != cut)
-        .map(|id| cluster.api(id))
-        .collect();
+    let cut = cluster.follower_of(leader);
+    let majority: Vec<_> = cluster.apis_except(cut);
     let installs_before = cluster
         .api(cut)
         .metrics()

@@ -16,11 +16,7 @@ async fn start() -> Cluster {
 async fn tenant_created_through_a_follower_is_readable_on_every_node() {
     let cluster = start().await;
     let leader = cluster.wait_for_leader().await.expect("leader");
-    let follower = cluster
-        .ids()
-        .into_iter()
-        .find(|&id| id != leader)
-        .expect("a follower");
+    let follower = cluster.follower_of(leader);
 
     let created = cluster
         .api(follower)

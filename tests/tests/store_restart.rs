@@ -19,11 +19,7 @@ async fn write_data(cluster: &Cluster, prefix: &str, n: usize) -> Vec<Acked> {
             .expect("POST tenant");
         assert_eq!(r.status, StatusCode::CREATED, "{slug}: {}", r.text());
     }
-    let apis: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .map(|id| cluster.api(id))
-        .collect();
+    let apis: Vec<_> = cluster.apis();
     write_many(&apis, prefix, n, 4)
         .await
         .expect("writes acknowledged")
@@ -50,11 +46,7 @@ async fn check_data(cluster: &Cluster, prefix: &str, acked: &[Acked]) {
             );
         }
     }
-    let apis: Vec<_> = cluster
-        .ids()
-        .into_iter()
-        .map(|id| cluster.api(id))
-        .collect();
+    let apis: Vec<_> = cluster.apis();
     assert_all_present(&apis, acked).await;
     // And the cluster still takes writes.
     write_many(&[cluster.api(leader)], &format!("{prefix}-after"), 5, 1)
