@@ -46,6 +46,12 @@ pub enum ClusterCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// Ask the node at --url to stand for election now, to move leadership
+    /// to it (for example before restarting the current leader's machine).
+    Elect {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Remove a node from the cluster.
     Remove {
         #[arg(long)]
@@ -102,6 +108,16 @@ pub async fn cluster(cmd: ClusterCommand) -> anyhow::Result<()> {
                     .bearer_auth(&target.token)
                     .json(&body),
                 format!("added node {id}"),
+            )
+        }
+        ClusterCommand::Elect { target } => {
+            let url = format!("{}/api/v1/cluster/elect", target.url.trim_end_matches('/'));
+            (
+                target.client()?.post(url).bearer_auth(&target.token),
+                format!(
+                    "{} is standing for election; check /api/v1/cluster",
+                    target.url
+                ),
             )
         }
         ClusterCommand::Remove { id, target } => {

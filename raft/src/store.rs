@@ -377,6 +377,25 @@ impl Store {
         }
     }
 
+    /// Makes this node stand for election now. It wins if its log is as
+    /// up to date as a majority's; the current leader then steps down. This
+    /// is how an operator moves leadership (openraft 0.9 has no leader
+    /// transfer), e.g. before restarting the leader's machine.
+    pub async fn stand_for_election(&self) -> Result<()> {
+        let status = self.status();
+        if !status.members.contains(&self.id) {
+            return Err(Error::Membership(format!(
+                "node {} is not a voter and cannot lead",
+                self.id
+            )));
+        }
+        self.raft
+            .trigger()
+            .elect()
+            .await
+            .map_err(|e| Error::Fatal(e.to_string()))
+    }
+
     /// Stops the Raft member. The database is flushed on drop.
     pub async fn shutdown(&self) {
         if let Err(e) = self.raft.shutdown().await {

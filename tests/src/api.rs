@@ -114,6 +114,15 @@ impl Api {
             .with_context(|| format!("bad /api/v1/cluster JSON from {}: {}", self.base, r.text()))
     }
 
+    /// Asks this node to stand for election (`POST /api/v1/cluster/elect`).
+    pub async fn elect(&self) -> Result<Reply> {
+        self.send(
+            self.client
+                .post(format!("{}/api/v1/cluster/elect", self.base)),
+        )
+        .await
+    }
+
     pub async fn put_kv(&self, key: &str, value: &[u8], request_id: Option<&str>) -> Result<Reply> {
         let req = self
             .client

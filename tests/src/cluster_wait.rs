@@ -111,6 +111,30 @@ impl Cluster {
     /// two survivors, so `attempts` should be generous (16 leaves a chance of
     /// about 1 in 65,000 to miss).
     pub async fn make_leader(&mut self, id: u64, attempts: usize) -> Result<()> {
+        // First ask the node itself to stand; it wins once caught up. Then
+        // fall back to killing leaders: each node draws its election timeout
+        // once per process, so a node with a long one may never win a race.
+        for _ in 0..3 {
+            if self.wait_for_leader().await? == id {
+                return Ok(());
+            }
+            let asked = self.api(id).elect().await?;
+            anyhow::ensure!(
+                asked.status.is_success(),
+                "node {id} refused to stand: {} {}",
+                asked.status,
+                asked.text()
+            );
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if self.probe(id).cluster().await.ok().and_then(|c| c.leader) == Some(id)
+                    && self.wait_for_leader().await? == id
+                {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
         for _ in 0..attempts {
             let leader = self.wait_for_leader().await?;
             if leader == id {

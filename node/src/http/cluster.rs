@@ -14,6 +14,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cluster", get(status))
         .route("/api/v1/cluster/nodes", axum::routing::post(add_node))
         .route("/api/v1/cluster/nodes/{id}", delete(remove_node))
+        .route("/api/v1/cluster/elect", axum::routing::post(elect))
 }
 
 async fn status(State(state): State<AppState>) -> Json<ClusterStatus> {
@@ -73,4 +74,11 @@ async fn remove_node(
         .change_membership(MembershipChange::Remove { id })
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Asks this node to stand for election now (`opencloud cluster elect`).
+async fn elect(State(state): State<AppState>, headers: HeaderMap) -> AppResult<StatusCode> {
+    require_operator(&state, &headers)?;
+    state.store.stand_for_election().await?;
+    Ok(StatusCode::ACCEPTED)
 }
