@@ -22,6 +22,12 @@ use crate::error::Error;
 use crate::tls::PeerTls;
 use crate::types::{NodeId, TypeConfig};
 
+/// Names the node a peer request is meant for. A node refuses requests
+/// meant for another one: a stale or mistyped address must not deliver one
+/// node's Raft traffic to another, whose state machine would then act on
+/// messages addressed to someone else.
+pub const TARGET_HEADER: &str = "x-opencloud-target-node";
+
 /// Paths of the peer API. The same constants route the server side.
 pub mod path {
     pub const APPEND: &str = "/raft/append";
@@ -88,9 +94,10 @@ impl Peers {
             .or_else(|| recorded.map(str::to_string))
     }
 
-    /// Posts `req` to `addr` and decodes the answer.
+    /// Posts `req` to node `target` at `addr` and decodes the answer.
     pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
+        target: NodeId,
         addr: &str,
         path: &str,
         req: &Req,
@@ -100,6 +107,7 @@ impl Peers {
         let resp = self
             .http
             .post(format!("https://{addr}{path}"))
+            .header(TARGET_HEADER, target.to_string())
             .timeout(timeout)
             .body(body)
             .send()
@@ -161,7 +169,7 @@ impl PeerConnection {
     {
         let answer: Result<Resp, RaftError<NodeId, E>> = self
             .peers
-            .call(&self.addr, path, req, option.hard_ttl())
+            .call(self.target, &self.addr, path, req, option.hard_ttl())
             .await
             .map_err(|e| match e {
                 CallError::Unreachable(_) => RPCError::Unreachable(Unreachable::new(&e)),

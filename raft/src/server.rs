@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::codec;
 use crate::error::{Error, Result};
-use crate::network::path;
+use crate::network::{path, TARGET_HEADER};
 use crate::store::{Attempt, ForwardError, MembershipChange, Store};
 use crate::tls::PeerTls;
 use crate::types::{Proposal, Query};
@@ -40,6 +40,10 @@ pub(crate) async fn spawn(store: Arc<Store>, tls: PeerTls) -> Result<()> {
         .route(path::FORWARD_READ, post(forward_read))
         .route(path::FORWARD_MEMBERSHIP, post(forward_membership))
         .layer(DefaultBodyLimit::max(codec::MAX_MESSAGE as usize))
+        .layer(axum::middleware::from_fn_with_state(
+            store.clone(),
+            only_for_me,
+        ))
         .with_state(store);
     let config = axum_server::tls_rustls::RustlsConfig::from_config(tls.server);
     let server = axum_server::from_tcp_rustls(listener, config);
@@ -49,6 +53,33 @@ pub(crate) async fn spawn(store: Arc<Store>, tls: PeerTls) -> Result<()> {
         }
     });
     Ok(())
+}
+
+/// Refuses requests meant for another node (see [`TARGET_HEADER`]).
+async fn only_for_me(
+    State(store): State<Arc<Store>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let target = req
+        .headers()
+        .get(TARGET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match target {
+        Some(id) if id == store.id() => next.run(req).await,
+        Some(id) => {
+            tracing::warn!(
+                "refused a peer request meant for node {id}; check the --peers addresses"
+            );
+            (
+                StatusCode::MISDIRECTED_REQUEST,
+                format!("this is node {}, not node {id}", store.id()),
+            )
+                .into_response()
+        }
+        None => (StatusCode::BAD_REQUEST, "missing target node").into_response(),
+    }
 }
 
 fn reply<T: Serialize>(value: &T) -> Response {

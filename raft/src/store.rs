@@ -232,7 +232,7 @@ impl Store {
                     Some((id, addr)) => {
                         let r: std::result::Result<std::result::Result<Outcome, ForwardError>, _> =
                             self.peers
-                                .call(&addr, path::FORWARD_WRITE, &proposal, timeout)
+                                .call(id, &addr, path::FORWARD_WRITE, &proposal, timeout)
                                 .await;
                         forwarded(id, r)
                     }
@@ -272,7 +272,7 @@ impl Store {
                     Some((id, addr)) => {
                         let r = self
                             .peers
-                            .call(&addr, path::FORWARD_READ, &query, timeout)
+                            .call(id, &addr, path::FORWARD_READ, &query, timeout)
                             .await;
                         forwarded(id, r)
                     }
@@ -333,7 +333,7 @@ impl Store {
                     Some((id, addr)) => {
                         let r = self
                             .peers
-                            .call(&addr, path::FORWARD_MEMBERSHIP, &change, timeout)
+                            .call(id, &addr, path::FORWARD_MEMBERSHIP, &change, timeout)
                             .await;
                         forwarded(id, r)
                     }

@@ -277,7 +277,25 @@ impl Cluster {
     }
 
     pub(crate) fn add_node_entry(&mut self, id: u64, certs_dir: PathBuf) -> Result<()> {
-        let ports = free_ports(2)?;
+        // Each pick releases its ports before the next node's pick, so the
+        // kernel may hand the same free port out twice: skip any port that
+        // another node of this cluster already has.
+        let taken: Vec<u16> = self
+            .nodes
+            .values()
+            .flat_map(|n| [n.api_addr.port(), n.raft_addr.port()])
+            .collect();
+        let mut ports = free_ports(2)?;
+        for _ in 0..50 {
+            if !ports.iter().any(|p| taken.contains(p)) {
+                break;
+            }
+            ports = free_ports(2)?;
+        }
+        anyhow::ensure!(
+            !ports.iter().any(|p| taken.contains(p)),
+            "no free ports distinct from the cluster's own"
+        );
         let data_dir = self.root().join(format!("node-{id}"));
         fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;
