@@ -138,10 +138,14 @@ impl RaftNetworkFactory<TypeConfig> for Peers {
     type Network = PeerConnection;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerConnection {
+        let addr = self.address(target, Some(&node.addr)).unwrap_or_default();
+        if addr.is_empty() {
+            tracing::warn!("no address known for node {target}; it cannot be reached");
+        }
         PeerConnection {
             peers: self.clone(),
             target,
-            addr: self.address(target, Some(&node.addr)).unwrap_or_default(),
+            addr,
         }
     }
 }

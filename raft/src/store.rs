@@ -224,24 +224,10 @@ impl Store {
     /// applied, wherever the leader is.
     pub async fn write(&self, proposal: Proposal) -> Result<Outcome> {
         let timeout = self.config.request_timeout;
-        let fut = self.with_leader(|target| {
-            let proposal = proposal.clone();
-            async move {
-                match target {
-                    None => self.write_local(proposal).await,
-                    Some((id, addr)) => {
-                        let r: std::result::Result<std::result::Result<Outcome, ForwardError>, _> =
-                            self.peers
-                                .call(id, &addr, path::FORWARD_WRITE, &proposal, timeout)
-                                .await;
-                        forwarded(id, r)
-                    }
-                }
-            }
-        });
-        tokio::time::timeout(timeout + Duration::from_millis(500), fut)
-            .await
-            .map_err(|_| Error::Timeout)?
+        self.on_leader(path::FORWARD_WRITE, proposal, timeout, |p| {
+            self.write_local(p)
+        })
+        .await
     }
 
     /// Applies a write on this node if it leads; never forwards. Writes
@@ -264,24 +250,8 @@ impl Store {
     /// A linearizable read, wherever the leader is.
     pub async fn read(&self, query: Query) -> Result<QueryResult> {
         let timeout = self.config.request_timeout;
-        let fut = self.with_leader(|target| {
-            let query = query.clone();
-            async move {
-                match target {
-                    None => self.read_local(query).await,
-                    Some((id, addr)) => {
-                        let r = self
-                            .peers
-                            .call(id, &addr, path::FORWARD_READ, &query, timeout)
-                            .await;
-                        forwarded(id, r)
-                    }
-                }
-            }
-        });
-        tokio::time::timeout(timeout + Duration::from_millis(500), fut)
+        self.on_leader(path::FORWARD_READ, query, timeout, |q| self.read_local(q))
             .await
-            .map_err(|_| Error::Timeout)?
     }
 
     /// Answers a read on this node if it leads (after a quorum confirms it).
@@ -325,22 +295,39 @@ impl Store {
         // Adding a learner waits until it has caught up, which can take a
         // snapshot transfer: allow more than a plain write.
         let timeout = self.config.request_timeout * 6;
-        let fut = self.with_leader(|target| {
-            let change = change.clone();
-            async move {
-                match target {
-                    None => self.change_membership_local(change).await,
-                    Some((id, addr)) => {
-                        let r = self
-                            .peers
-                            .call(id, &addr, path::FORWARD_MEMBERSHIP, &change, timeout)
-                            .await;
-                        forwarded(id, r)
-                    }
+        self.on_leader(path::FORWARD_MEMBERSHIP, change, timeout, |c| {
+            self.change_membership_local(c)
+        })
+        .await
+    }
+
+    /// Runs `local` here when this node leads, or sends `req` to the leader's
+    /// `path`, following leadership changes until it succeeds or `timeout`
+    /// (plus a grace for the last attempt) has passed.
+    async fn on_leader<Req, T, F, Fut>(
+        &self,
+        path: &str,
+        req: Req,
+        timeout: Duration,
+        local: F,
+    ) -> Result<T>
+    where
+        Req: Serialize + Clone,
+        T: serde::de::DeserializeOwned,
+        F: Fn(Req) -> Fut,
+        Fut: std::future::Future<Output = Attempt<T>>,
+    {
+        let local = &local;
+        let req = &req;
+        let fut = self.with_leader(|target| async move {
+            match target {
+                None => local(req.clone()).await,
+                Some((id, addr)) => {
+                    forwarded(id, self.peers.call(id, &addr, path, req, timeout).await)
                 }
             }
         });
-        tokio::time::timeout(timeout, fut)
+        tokio::time::timeout(timeout + Duration::from_millis(500), fut)
             .await
             .map_err(|_| Error::Timeout)?
     }
