@@ -2,6 +2,7 @@
 # Runs Opencloud's whole test suite on a Debian machine, installing first what
 # the tests need and skipping what is already there:
 #   - Debian packages listed in scripts/apt-packages.txt (QEMU, etcd, ...);
+#   - the browser tests' npm packages (tests/browser/package-lock.json);
 #   - the test guest (kernel + busybox initramfs), built by scripts/build-guest.sh;
 # then builds the workspace once, checks formatting and lints, and runs every
 # test (unit and end-to-end) in parallel where they don't share resources.
@@ -29,6 +30,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
     say "Debian packages: all present"
+fi
+
+# 1b. Node.js packages for the browser tests: playwright-core drives Debian's
+# chromium (it never downloads a browser). Reinstalled when the lock changes.
+browser_lock_sum="$(sha256sum tests/browser/package-lock.json | cut -d' ' -f1)"
+browser_stamp=tests/browser/node_modules/.opencloud-lock-sha256
+if [ ! -d tests/browser/node_modules/playwright-core ] ||
+    [ "$(cat "$browser_stamp" 2>/dev/null)" != "$browser_lock_sum" ]; then
+    say "installing browser test packages: npm ci in tests/browser"
+    (cd tests/browser && npm ci --no-audit --no-fund)
+    echo "$browser_lock_sum" >"$browser_stamp"
+else
+    say "browser test packages: present"
 fi
 
 # 2. Rust tools.
