@@ -10,6 +10,7 @@ mod records;
 mod spice_cmd;
 mod token;
 mod up;
+mod viewer;
 
 use clap::{Parser, Subcommand};
 

@@ -85,6 +85,11 @@ impl Metrics {
         Ok(m)
     }
 
+    /// The registry, for metrics kept elsewhere (viewers).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     pub fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {
         self.requests
             .with_label_values(&[method, route, &status.to_string()])

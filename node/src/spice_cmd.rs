@@ -30,6 +30,22 @@ pub enum SpiceCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Serve a browser viewer for one VM: the page at `/`, its websocket at
+    /// `/ws` (translate mode), metrics at `/metrics`. Plain HTTP, no
+    /// accounts: an operator's debugging tool; keep it on loopback.
+    Serve {
+        /// SPICE server, HOST:PORT.
+        #[arg(long)]
+        addr: String,
+        #[arg(long, env = "OPENCLOUD_SPICE_PASSWORD", default_value = "")]
+        password: String,
+        /// Where to listen for browsers.
+        #[arg(long, default_value = "127.0.0.1:6080")]
+        listen: std::net::SocketAddr,
+        /// Image compression to ask the VM for: off, lz, glz, quic or auto.
+        #[arg(long, default_value = "lz")]
+        compression: String,
+    },
     /// Type text into the VM through the SPICE inputs channel.
     Type {
         /// SPICE server, HOST:PORT.
@@ -63,6 +79,22 @@ pub async fn run(cmd: SpiceCommand) -> anyhow::Result<()> {
             password,
             text,
         } => type_text(&addr, password, &text).await,
+        SpiceCommand::Serve {
+            addr,
+            password,
+            listen,
+            compression,
+        } => {
+            let compression: Compression = compression
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--compression must be off, lz, glz, quic or auto"))?;
+            let cfg = crate::viewer::ViewerConfig {
+                compression,
+                ..Default::default()
+            };
+            let target = crate::viewer::Target { addr, password };
+            crate::viewer::serve::run(target, listen, cfg).await
+        }
     }
 }
 

@@ -7,11 +7,14 @@ use anyhow::Context;
 use opencloud_raft::tls::{https_identity, https_server_config, init_certs, CertPaths};
 use opencloud_raft::Store;
 
-use crate::clock::SystemClock;
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::{NodeConfig, UpArgs};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::token::OperatorAuth;
+use crate::viewer::metrics::ViewerMetrics;
+use crate::viewer::routes::ViewerService;
+use crate::viewer::{tickets, ViewerConfig};
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let cfg = NodeConfig::from_args(args)?;
@@ -48,11 +51,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let auth = OperatorAuth::new();
     spawn_token_setup(auth.clone(), store.clone(), cfg.operator_token.clone());
 
+    let metrics = Arc::new(Metrics::new()?);
+    let viewer = Arc::new(ViewerService {
+        cfg: Arc::new(ViewerConfig::default()),
+        metrics: ViewerMetrics::new(metrics.registry())?,
+    });
+    let clock: SharedClock = Arc::new(SystemClock);
+    spawn_ticket_sweeper(store.clone(), clock.clone());
     let state = AppState {
         store: store.clone(),
         auth,
-        clock: Arc::new(SystemClock),
-        metrics: Arc::new(Metrics::new()?),
+        clock,
+        metrics,
+        viewer,
     };
     let app = http::router(state);
     let listener = std::net::TcpListener::bind(cfg.https_listen)
@@ -97,6 +108,25 @@ fn spawn_token_setup(auth: Arc<OperatorAuth>, store: Arc<Store>, from_env: Optio
                     tracing::info!("operator token not set up yet: {e:#}");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
+            }
+        }
+    });
+}
+
+/// Deletes expired viewer tickets now and then, on the leader only.
+fn spawn_ticket_sweeper(store: Arc<Store>, clock: SharedClock) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let status = store.status();
+            if status.leader != Some(status.node_id) {
+                continue;
+            }
+            match tickets::sweep(&store, clock.now_secs()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("removed {n} expired viewer tickets"),
+                Err(e) => tracing::debug!("viewer ticket sweep: {e}"),
             }
         }
     });

@@ -100,6 +100,9 @@ struct Shared {
     display: Mutex<Display>,
     cursor: Mutex<Cursor>,
     state: Mutex<State>,
+    /// Bumped after every display or cursor change, and when a channel
+    /// fails, so consumers wake up instead of polling.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Debug)]
@@ -112,6 +115,10 @@ struct State {
     pointer: (u32, u32),
     throttle: MotionThrottle,
     last_display_change: Instant,
+    /// When the oldest display or cursor message not yet consumed by
+    /// [`Session::take_pending_since`] arrived: the start of a frame's
+    /// latency.
+    pending_since: Option<Instant>,
     bytes_received: u64,
     failure: Option<String>,
 }
@@ -258,9 +265,11 @@ impl Session {
                 pointer: (0, 0),
                 throttle: MotionThrottle::default(),
                 last_display_change: Instant::now(),
+                pending_since: None,
                 bytes_received: 0,
                 failure: None,
             }),
+            changes: tokio::sync::watch::Sender::new(0),
         });
         let mut session = Session {
             shared: shared.clone(),
@@ -305,6 +314,8 @@ impl Session {
                 if st.failure.is_none() {
                     st.failure = Some(format!("channel {kind}: {e}"));
                 }
+                drop(st);
+                shared.changes.send_modify(|g| *g += 1);
             }
         }));
     }
@@ -342,6 +353,18 @@ impl Session {
     /// Images and bytes received per image format.
     pub fn stats(&self) -> Stats {
         self.with_display(|d| d.stats().clone())
+    }
+
+    /// A receiver that is marked changed after every display or cursor
+    /// change and when a channel fails.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.changes.subscribe()
+    }
+
+    /// When the oldest change not yet taken arrived, and forgets it: a
+    /// consumer that sends a frame calls this to measure its latency.
+    pub fn take_pending_since(&self) -> Option<Instant> {
+        lock(&self.shared.state).pending_since.take()
     }
 
     /// Bytes received on all channels.
@@ -500,6 +523,7 @@ async fn run_channel(
 ) -> Result<()> {
     loop {
         let msg = read_message(&mut r).await?;
+        let received = Instant::now();
         lock(&shared.state).bytes_received += msg.body.len() as u64 + 6;
         let Some(msg) = base(&mut ack, &w, msg).await? else {
             continue;
@@ -513,7 +537,12 @@ async fn run_channel(
             }
             Err(e) => return Err(e),
         };
+        let visible = matches!(parsed, ServerMessage::Display(_) | ServerMessage::Cursor(_));
         let reply = apply(parsed, shared)?;
+        if visible {
+            lock(&shared.state).pending_since.get_or_insert(received);
+            shared.changes.send_modify(|g| *g += 1);
+        }
         if let Some((t, body)) = reply {
             let mut w = w.lock().await;
             write_message(&mut *w, t, &body).await?;

@@ -94,6 +94,18 @@ fn load_identity(
     Ok((certs, key))
 }
 
+/// A client configuration that trusts any server: for talking to test
+/// nodes with their self-signed HTTPS certificates.
+pub fn trust_any() -> Result<Arc<ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// Connects to `addr` with TLS, presenting the certificate and key at
 /// `identity` (or none), sends an HTTP/1.1 request and reports what came
 /// back.

@@ -30,6 +30,7 @@ pub struct AppState {
     pub auth: Arc<OperatorAuth>,
     pub clock: SharedClock,
     pub metrics: Arc<Metrics>,
+    pub viewer: Arc<crate::viewer::routes::ViewerService>,
 }
 
 /// The largest request body the public API accepts.
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(cluster::routes())
         .merge(tenants::routes())
         .merge(kv::routes())
+        .merge(crate::viewer::routes::routes(&state.viewer.cfg))
         .fallback(|| async { AppError::NotFound("no such page".into()) })
         .method_not_allowed_fallback(|| async {
             (

@@ -1,0 +1,72 @@
+//! The SPICE translator: a VM's screen in the browser over one websocket.
+//!
+//! In translate mode (the default) the node is the SPICE client: it decodes
+//! the VM's display ([`opencloud_spice`]), encodes what changed as simple
+//! images ([`encode`]) and sends them in the wire format of
+//! `docs/VIEWER-PROTOCOL.md` ([`wire`]); the browser's input comes back as
+//! JSON ([`input`]). In passthrough mode the websocket carries raw SPICE for
+//! stock clients ([`passthrough`]). Viewers get in with single-use tickets
+//! kept in the store ([`tickets`]); `opencloud spice serve` ([`serve`]) runs
+//! the same viewer for one fixed target without a store.
+
+pub mod encode;
+mod input;
+pub mod metrics;
+mod passthrough;
+pub mod routes;
+pub mod serve;
+mod session;
+pub mod tickets;
+pub mod wire;
+
+use std::time::Duration;
+
+use opencloud_spice::Compression;
+
+/// Where a viewer's VM display is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The VM's SPICE address, HOST:PORT.
+    pub addr: String,
+    /// Its SPICE password; empty when ticketing is off.
+    pub password: String,
+}
+
+/// How viewers are served.
+#[derive(Clone, Debug)]
+pub struct ViewerConfig {
+    /// Frames a viewer may have unacknowledged before the node waits.
+    /// Two keeps one frame on the wire while the browser draws another.
+    pub window: u32,
+    /// The compression asked of the VM: the node decodes it, so the
+    /// cheapest to decode (LZ) wins on a LAN.
+    pub compression: Compression,
+    /// Limit for reaching the VM's SPICE server.
+    pub connect_timeout: Duration,
+    /// Websocket pings; a browser silent for three periods is dropped.
+    pub ping_every: Duration,
+    /// How long a page may keep reconnecting with its resume key.
+    pub grant_ttl_s: u64,
+    /// Debian's spice-html5, served at `/spice-html5/` for passthrough
+    /// users when installed.
+    pub spice_html5_dir: Option<std::path::PathBuf>,
+    pub encoder: encode::EncoderConfig,
+}
+
+impl Default for ViewerConfig {
+    fn default() -> Self {
+        ViewerConfig {
+            window: 2,
+            compression: Compression::Lz,
+            connect_timeout: Duration::from_secs(10),
+            ping_every: Duration::from_secs(15),
+            grant_ttl_s: 8 * 3600,
+            spice_html5_dir: Some("/usr/share/spice-html5".into()),
+            encoder: encode::EncoderConfig::default(),
+        }
+    }
+}
+
+/// The viewer page and its script, served by nodes and by `spice serve`.
+pub const PAGE: &str = include_str!("../../assets/viewer.html");
+pub const SCRIPT: &str = include_str!("../../assets/viewer.js");

@@ -1,0 +1,106 @@
+//! The translate-mode viewer in headless Chromium against the real test
+//! guest, through `opencloud spice serve`: the canvas equals QEMU's
+//! screendump, typing on the page reaches the guest, and a viewer that stops
+//! reading costs the node a bounded amount of memory.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use opencloud_tests::browser::Browser;
+use opencloud_tests::guest::{compare, Guest, GuestOptions, Screen};
+use opencloud_tests::viewer::{
+    first_control, metric_sum, rss_kib, type_via_ws, ws_connect, SpiceServe,
+};
+
+/// Waits until the browser's canvas equals the guest's screendump: the page
+/// may still be drawing the last change when a screendump is taken, so the
+/// two are compared until they agree or `limit` passes.
+pub async fn canvas_matches_guest(
+    browser: &mut Browser,
+    guest: &Guest,
+    selector: &str,
+    limit: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let truth: Screen = guest.screendump().await?;
+        let seen = browser.canvas(selector).await?;
+        let diff = compare(&truth, &seen);
+        match diff {
+            None => return Ok(()),
+            Some(d) if Instant::now() >= deadline => {
+                bail!("the canvas differs from the guest's screendump: {d}")
+            }
+            Some(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_shows_the_guest_exactly_and_types_into_it() -> Result<()> {
+    let guest = Guest::boot(GuestOptions::default()).await?;
+    let serve = SpiceServe::start(&guest.spice_addr(), "").await?;
+    let mut browser = Browser::launch().await?;
+    browser.open(&serve.url).await?;
+    browser.wait_settled(1500).await?;
+    canvas_matches_guest(&mut browser, &guest, "canvas", Duration::from_secs(20)).await?;
+
+    browser.type_text("echo $((6*7)) > /dev/ttyS0\n").await?;
+    guest
+        .wait_serial_line("42", Duration::from_secs(30))
+        .await
+        .context("the typed command did not run in the guest")?;
+    browser.wait_settled(1500).await?;
+    canvas_matches_guest(&mut browser, &guest, "canvas", Duration::from_secs(20)).await?;
+
+    let state = browser.state().await?;
+    assert!(state["frames"].as_u64().unwrap_or(0) >= 2, "{state}");
+    let metrics = serve.metrics().await?;
+    assert!(metric_sum(&metrics, "opencloud_viewer_input_events_total") >= 20.0);
+    assert!(metric_sum(&metrics, "opencloud_viewer_bytes_total") > 0.0);
+    browser.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_that_stops_reading_costs_bounded_memory() -> Result<()> {
+    let guest = Guest::boot(GuestOptions::default()).await?;
+    let serve = SpiceServe::start(&guest.spice_addr(), "").await?;
+    let pid = serve.pid().context("no pid")?;
+    let url = serve.url.replace("http://", "ws://") + "ws";
+    let mut ws = ws_connect(&url).await?;
+    let hello = first_control(&mut ws).await?;
+    assert_eq!(hello["kind"], "hello", "{hello}");
+    // Start a screen that never stops changing, then never read again.
+    type_via_ws(&mut ws, "clear; while true; do ls -lR /; done\n").await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let baseline = rss_kib(pid)?;
+    let first = guest.screendump().await?;
+    let mut peak = baseline;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        peak = peak.max(rss_kib(pid)?);
+    }
+    let later = guest.screendump().await?;
+    assert!(
+        compare(&first, &later).is_some(),
+        "the guest's screen did not change: the workload is not running"
+    );
+    let metrics = serve.metrics().await?;
+    let frames = metric_sum(&metrics, "opencloud_viewer_frames_total");
+    let unacked = metric_sum(&metrics, "opencloud_viewer_frames_unacknowledged");
+    println!(
+        "rss baseline {baseline} KiB, peak {peak} KiB; frames sent {frames}, unacknowledged {unacked}"
+    );
+    // The flow-control window is 2 frames: without acks no third is sent,
+    // whatever the guest draws.
+    assert!(frames <= 2.0, "{frames} frames sent without any ack");
+    assert!(unacked <= 2.0);
+    // The process holds two framebuffers and the SPICE caches; 20 s of a
+    // scrolling screen must not add more than a small, fixed amount.
+    assert!(
+        peak <= baseline + 32 * 1024,
+        "memory grew from {baseline} KiB to {peak} KiB for a viewer that does not read"
+    );
+    drop(ws);
+    Ok(())
+}
