@@ -12,5 +12,7 @@ pub mod cluster_wait;
 pub mod guest;
 pub mod proxy;
 pub mod register_check;
+pub mod spice_record;
+pub mod spice_replay;
 pub mod tls_probe;
 pub mod workload;
