@@ -361,6 +361,16 @@ impl Session {
         self.shared.changes.subscribe()
     }
 
+    /// When the oldest change not yet taken arrived, without taking it.
+    pub fn pending_since(&self) -> Option<Instant> {
+        lock(&self.shared.state).pending_since
+    }
+
+    /// When the last display message arrived.
+    pub fn last_display_change(&self) -> Instant {
+        lock(&self.shared.state).last_display_change
+    }
+
     /// When the oldest change not yet taken arrived, and forgets it: a
     /// consumer that sends a frame calls this to measure its latency.
     pub fn take_pending_since(&self) -> Option<Instant> {

@@ -70,7 +70,29 @@ const VIEWER_STATE = () => {
   };
 };
 
+const wsCount = { sockets: 0, messages: 0, bytes: 0 };
+
+// Bytes the page receives over all its websockets: the same measure for our
+// viewer and for spice-html5 (benchmarks).
+function countWebsocketBytes(p) {
+  p.on('websocket', (ws) => {
+    wsCount.sockets += 1;
+    ws.on('framereceived', (f) => {
+      wsCount.messages += 1;
+      wsCount.bytes += typeof f.payload === 'string' ? Buffer.byteLength(f.payload) : f.payload.length;
+    });
+  });
+}
+
 const COMMANDS = {
+  // -> websocket payload bytes and messages received by the page since the
+  // last ws_reset (or the first open); {reset:true} zeroes them after reading.
+  async ws_bytes(a) {
+    const out = { ...wsCount };
+    if (a.reset) { wsCount.messages = 0; wsCount.bytes = 0; }
+    return out;
+  },
+
   // {url, wait:'frames'|'canvas'|'load' (default frames), selector:'canvas',
   //  timeout_ms:30000, viewport:{width,height}} -> state
   async open(a) {
@@ -79,6 +101,7 @@ const COMMANDS = {
       session = await launch(a.viewport ? { viewport: a.viewport } : {});
       session.page.on('console', (m) => log('console.' + m.type() + ':', m.text()));
       session.page.on('pageerror', (e) => log('pageerror:', e.message));
+      countWebsocketBytes(session.page);
     } else if (a.viewport) {
       await session.page.setViewportSize(a.viewport);
     }
@@ -294,6 +317,7 @@ function reply(obj) {
 async function lineMode() {
   // Launch up front so a broken browser shows at once, not at the first open.
   session = await launch();
+  countWebsocketBytes(session.page);
   session.page.on('console', (m) => log('console.' + m.type() + ':', m.text()));
   session.page.on('pageerror', (e) => log('pageerror:', e.message));
   reply({ ok: true, ready: true, chromium: session.browser.version() });

@@ -236,6 +236,42 @@ impl Guest {
         bail!("QMP gave no answer")
     }
 
+    /// Types `text` with QEMU's `sendkey` (US layout), independently of any
+    /// SPICE client: '\n' is Enter; letters, digits, space and
+    /// `;-/=.,$()*>|'\\[?` are supported.
+    pub async fn sendkeys(&self, text: &str) -> Result<()> {
+        for c in text.chars() {
+            let key = match c {
+                'a'..='z' | '0'..='9' => c.to_string(),
+                'A'..='Z' => format!("shift-{}", c.to_ascii_lowercase()),
+                ' ' => "spc".into(),
+                '\n' => "ret".into(),
+                ';' => "semicolon".into(),
+                '-' => "minus".into(),
+                '/' => "slash".into(),
+                '=' => "equal".into(),
+                '.' => "dot".into(),
+                ',' => "comma".into(),
+                '$' => "shift-4".into(),
+                '(' => "shift-9".into(),
+                ')' => "shift-0".into(),
+                '*' => "shift-8".into(),
+                '>' => "shift-dot".into(),
+                '|' => "shift-backslash".into(),
+                '\'' => "apostrophe".into(),
+                '\\' => "backslash".into(),
+                '[' => "bracket_left".into(),
+                '?' => "shift-slash".into(),
+                other => bail!("sendkeys cannot type {other:?}"),
+            };
+            self.qmp(json!({"execute": "human-monitor-command",
+                            "arguments": {"command-line": format!("sendkey {key}")}}))
+                .await?;
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        Ok(())
+    }
+
     /// QEMU's own picture of the screen.
     pub async fn screendump(&self) -> Result<Screen> {
         let path = self.dir.path().join("screen.ppm");

@@ -5,14 +5,17 @@ pub mod etcd;
 pub mod loadgen;
 
 pub mod api;
+pub mod browser;
 pub mod cluster;
 pub mod cluster_cli;
 pub mod cluster_options;
 pub mod cluster_wait;
+pub mod doc_section;
 pub mod guest;
 pub mod proxy;
 pub mod register_check;
 pub mod spice_record;
 pub mod spice_replay;
 pub mod tls_probe;
+pub mod viewer;
 pub mod workload;

@@ -25,8 +25,17 @@ pub struct SpiceServe {
 
 impl SpiceServe {
     pub async fn start(spice_addr: &str, password: &str) -> Result<SpiceServe> {
+        Self::start_with(opencloud_bin(false)?, spice_addr, password).await
+    }
+
+    /// With a given `opencloud` binary (benchmarks use the release build).
+    pub async fn start_with(
+        bin: std::path::PathBuf,
+        spice_addr: &str,
+        password: &str,
+    ) -> Result<SpiceServe> {
         let port = free_ports(1)?[0];
-        let mut child = Command::new(opencloud_bin(false)?)
+        let mut child = Command::new(bin)
             .args(["spice", "serve", "--addr", spice_addr, "--listen"])
             .arg(format!("127.0.0.1:{port}"))
             .env("OPENCLOUD_SPICE_PASSWORD", password)
@@ -100,7 +109,10 @@ pub async fn issue_ticket(
         bail!("issuing a ticket: {status} {body}");
     }
     let s = |k: &str| -> Result<String> {
-        Ok(body[k].as_str().with_context(|| format!("no {k}"))?.to_string())
+        Ok(body[k]
+            .as_str()
+            .with_context(|| format!("no {k}"))?
+            .to_string())
     };
     Ok(Ticket {
         token: s("token")?,
@@ -125,18 +137,29 @@ pub async fn ws_connect(url: &str) -> Result<Ws> {
 #[derive(Debug)]
 pub enum ServerMsg {
     Control(Value),
-    Frame { seq: u32, latency_us: u32 },
-    Other { kind: u8, len: usize },
+    Frame {
+        seq: u32,
+        latency_us: u32,
+        newest_us: u32,
+    },
+    Other {
+        kind: u8,
+        len: usize,
+    },
 }
 
 pub fn decode(bytes: &[u8]) -> Result<ServerMsg> {
     let (&kind, rest) = bytes.split_first().context("empty message")?;
     Ok(match kind {
         16 => ServerMsg::Control(serde_json::from_slice(rest).context("bad CONTROL json")?),
-        5 if rest.len() >= 8 => ServerMsg::Frame {
-            seq: u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]),
-            latency_us: u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]),
-        },
+        5 if rest.len() >= 12 => {
+            let u = |i: usize| u32::from_le_bytes([rest[i], rest[i + 1], rest[i + 2], rest[i + 3]]);
+            ServerMsg::Frame {
+                seq: u(0),
+                latency_us: u(4),
+                newest_us: u(8),
+            }
+        }
         _ => ServerMsg::Other {
             kind,
             len: bytes.len(),

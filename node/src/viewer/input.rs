@@ -16,14 +16,32 @@ pub const MAX_CLIPBOARD: usize = 64 * 1024;
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum ClientMessage {
-    Ack { seq: u32 },
-    Key { code: String, down: bool },
+    Ack {
+        seq: u32,
+    },
+    Key {
+        code: String,
+        down: bool,
+    },
     Release,
-    Move { x: i64, y: i64 },
-    Button { button: u8, down: bool },
-    Wheel { dy: i32 },
-    Resize { w: u32, h: u32 },
-    Clipboard { text: String },
+    Move {
+        x: i64,
+        y: i64,
+    },
+    Button {
+        button: u8,
+        down: bool,
+    },
+    Wheel {
+        dy: i32,
+    },
+    Resize {
+        w: u32,
+        h: u32,
+    },
+    Clipboard {
+        text: String,
+    },
     /// Newer pages may send kinds this node does not know; they are ignored.
     #[serde(other)]
     Unknown,
@@ -207,7 +225,10 @@ mod tests {
         let long_code = format!(r#"{{"t":"key","code":"{}","down":true}}"#, "A".repeat(5000));
         assert_eq!(parse(&long_code), None);
         let clip = format!(r#"{{"t":"clipboard","text":"{}"}}"#, "x".repeat(10_000));
-        assert!(matches!(parse(&clip), Some(ClientMessage::Clipboard { .. })));
+        assert!(matches!(
+            parse(&clip),
+            Some(ClientMessage::Clipboard { .. })
+        ));
         let huge = format!(r#"{{"t":"clipboard","text":"{}"}}"#, "x".repeat(70_000));
         assert_eq!(parse(&huge), None);
     }

@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use prometheus::{
-    Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-};
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 #[derive(Clone)]
 pub struct ViewerMetrics {
@@ -121,17 +119,16 @@ impl ViewerHandle {
     }
 
     pub fn unacknowledged(&self, n: u32) {
-        self.m
-            .lag
-            .with_label_values(&[&self.id])
-            .set(i64::from(n));
+        self.m.lag.with_label_values(&[&self.id]).set(i64::from(n));
     }
 }
 
 impl Drop for ViewerHandle {
     fn drop(&mut self) {
         self.m.viewers.dec();
-        for enc in ["png", "jpeg", "copy", "fill", "size", "cursor", "control", "frame"] {
+        for enc in [
+            "png", "jpeg", "copy", "fill", "size", "cursor", "control", "frame",
+        ] {
             let _ = self.m.bytes.remove_label_values(&[&self.id, enc]);
         }
         let _ = self.m.frames.remove_label_values(&[&self.id]);

@@ -45,6 +45,10 @@ pub struct ViewerConfig {
     pub connect_timeout: Duration,
     /// Websocket pings; a browser silent for three periods is dropped.
     pub ping_every: Duration,
+    /// A burst of display messages ends when none came for this long...
+    pub coalesce_quiet: Duration,
+    /// ...or when its first message has waited this long.
+    pub coalesce_max: Duration,
     /// How long a page may keep reconnecting with its resume key.
     pub grant_ttl_s: u64,
     /// Debian's spice-html5, served at `/spice-html5/` for passthrough
@@ -60,6 +64,8 @@ impl Default for ViewerConfig {
             compression: Compression::Lz,
             connect_timeout: Duration::from_secs(10),
             ping_every: Duration::from_secs(15),
+            coalesce_quiet: Duration::from_millis(1),
+            coalesce_max: Duration::from_millis(8),
             grant_ttl_s: 8 * 3600,
             spice_html5_dir: Some("/usr/share/spice-html5".into()),
             encoder: encode::EncoderConfig::default(),

@@ -16,8 +16,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// Bridges `socket` to `addr` until either side closes.
 pub async fn bridge(socket: WebSocket, addr: String, _guard: PassthroughGuard) {
-    let tcp = match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&addr)).await
-    {
+    let tcp = match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&addr)).await {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => {
             tracing::info!("passthrough: cannot reach {addr}: {e}");

@@ -25,8 +25,9 @@ pub struct ViewerService {
 
 pub fn routes(cfg: &ViewerConfig) -> Router<AppState> {
     let router = match &cfg.spice_html5_dir {
-        Some(dir) if dir.join("spice_auto.html").exists() => Router::new()
-            .nest_service("/spice-html5", tower_http::services::ServeDir::new(dir)),
+        Some(dir) if dir.join("spice_auto.html").exists() => {
+            Router::new().nest_service("/spice-html5", tower_http::services::ServeDir::new(dir))
+        }
         _ => Router::new(),
     };
     router

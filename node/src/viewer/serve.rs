@@ -81,9 +81,5 @@ async fn metrics(State(s): State<Served>) -> Response {
     if let Err(e) = TextEncoder::new().encode(&s.registry.gather(), &mut out) {
         tracing::warn!("metrics encoding: {e}");
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        out,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

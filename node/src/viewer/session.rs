@@ -178,6 +178,7 @@ impl Viewer {
             }
             self.sync_cursor_and_mouse().await?;
             if dirty && self.in_flight() < self.cfg.window {
+                self.settle_burst().await;
                 self.frame().await?;
                 dirty = false;
             }
@@ -244,6 +245,26 @@ impl Viewer {
         Ok(())
     }
 
+    /// A VM redraws in bursts: QEMU sends one screen update as many
+    /// messages (a column of the screen each) within a few milliseconds.
+    /// Encoding each message as its own frame would cost a diff and an
+    /// image per column; waiting until the burst pauses (or for at most
+    /// `coalesce_max`) sends the whole update as one frame.
+    async fn settle_burst(&self) {
+        loop {
+            let quiet = self.spice.last_display_change().elapsed();
+            let held = self
+                .spice
+                .pending_since()
+                .map_or(Duration::ZERO, |t| t.elapsed());
+            if quiet >= self.cfg.coalesce_quiet || held >= self.cfg.coalesce_max {
+                return;
+            }
+            let wait = (self.cfg.coalesce_quiet - quiet).min(self.cfg.coalesce_max - held);
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     /// Copies what changed into the viewer's framebuffer; returns the dirty
     /// rectangles, or `None` without a primary surface.
     fn pull(&mut self) -> Option<Vec<Rect>> {
@@ -275,10 +296,14 @@ impl Viewer {
     }
 
     async fn frame(&mut self) -> Result<(), SessionEnd> {
+        let newest = self.spice.last_display_change();
         let Some(dirty) = self.pull() else {
             return Ok(());
         };
-        let since = self.spice.take_pending_since();
+        let since = self
+            .spice
+            .take_pending_since()
+            .map(|oldest| (oldest, newest.max(oldest)));
         let mut out = std::mem::take(&mut self.out);
         let res = self.encoder.encode(
             &self.fb,
@@ -306,11 +331,12 @@ impl Viewer {
         self.flush(out, None).await
     }
 
-    /// Sends encoded messages and the FRAME that closes them.
+    /// Sends encoded messages and the FRAME that closes them; `since` is
+    /// when the oldest and the newest SPICE message in the frame arrived.
     async fn flush(
         &mut self,
         mut out: Vec<Encoded>,
-        since: Option<Instant>,
+        since: Option<(Instant, Instant)>,
     ) -> Result<(), SessionEnd> {
         if out.is_empty() {
             self.out = out;
@@ -321,9 +347,13 @@ impl Viewer {
         }
         self.out = out;
         self.seq = self.seq.wrapping_add(1);
-        let latency = since.map(|t| t.elapsed()).unwrap_or(Duration::ZERO);
-        let us = u32::try_from(latency.as_micros()).unwrap_or(u32::MAX);
-        self.send("frame", wire::frame(self.seq, us)).await?;
+        let micros = |d: Duration| u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
+        let (latency, processing) = since.map_or((Duration::ZERO, Duration::ZERO), |(old, new)| {
+            (old.elapsed(), new.elapsed())
+        });
+        let mut frame = wire::frame(self.seq, micros(latency));
+        frame.extend_from_slice(&micros(processing).to_le_bytes());
+        self.send("frame", frame).await?;
         self.metrics.frame(latency);
         self.metrics.unacknowledged(self.in_flight());
         Ok(())

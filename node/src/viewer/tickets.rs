@@ -129,7 +129,10 @@ async fn put<T: Table>(store: &Store, key: &str, value: &T::Value) -> Result<(),
     }
 }
 
-async fn get<T: Table>(store: &Store, key: &str) -> Result<Option<(Vec<u8>, T::Value)>, TicketError> {
+async fn get<T: Table>(
+    store: &Store,
+    key: &str,
+) -> Result<Option<(Vec<u8>, T::Value)>, TicketError> {
     match store
         .read(Query::Get {
             key: platform_key::<T>(key),
@@ -181,7 +184,9 @@ pub async fn redeem(
         return Err(TicketError::Refused("unknown viewer token"));
     };
     if ticket.mode != mode {
-        return Err(TicketError::Refused("this token is for the other viewer mode"));
+        return Err(TicketError::Refused(
+            "this token is for the other viewer mode",
+        ));
     }
     let target = Target {
         addr: ticket.addr.clone(),
@@ -258,7 +263,9 @@ pub async fn sweep(store: &Store, now: u64) -> Result<usize, TicketError> {
     let mut removed = 0;
     // A spent passthrough ticket is kept through its window, then goes.
     removed += sweep_table::<Tickets>(store, |t| {
-        now > t.expires_at.max(t.used_at.unwrap_or(0) + PASSTHROUGH_WINDOW_S)
+        now > t
+            .expires_at
+            .max(t.used_at.unwrap_or(0) + PASSTHROUGH_WINDOW_S)
     })
     .await?;
     removed += sweep_table::<Grants>(store, |g| now > g.expires_at).await?;

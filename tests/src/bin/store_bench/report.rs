@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use opencloud_tests::loadgen::{self, RunResult};
 
 pub struct Machine {
@@ -285,26 +285,10 @@ pub const END: &str = "<!-- store-bench: end -->";
 
 /// Replace the generated part of our section of `doc`, keeping everything else.
 pub fn write_section(doc: &std::path::Path, body: &str) -> Result<()> {
-    let old = match std::fs::read_to_string(doc) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "# Benchmarks\n".to_string(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", doc.display())),
+    let section = opencloud_tests::doc_section::Section {
+        heading: SECTION,
+        begin: BEGIN,
+        end: END,
     };
-    let block = format!("{BEGIN}\n{body}{END}\n");
-    let new = match (old.find(SECTION), old.find(BEGIN), old.find(END)) {
-        (Some(_), Some(b), Some(e)) if e > b => {
-            let rest = &old[e + END.len()..];
-            format!(
-                "{}{block}{}",
-                &old[..b],
-                rest.strip_prefix('\n').unwrap_or(rest)
-            )
-        }
-        (Some(h), _, _) => {
-            let eol = old[h..].find('\n').map_or(old.len(), |i| h + i + 1);
-            format!("{}\n{block}{}", &old[..eol], &old[eol..])
-        }
-        _ => format!("{}\n\n{SECTION}\n\n{block}", old.trim_end()),
-    };
-    std::fs::write(doc, new).with_context(|| format!("writing {}", doc.display()))
+    opencloud_tests::doc_section::write_section(doc, &section, body)
 }
