@@ -75,14 +75,18 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         "opencloud: node {} listening on https://{}",
         cfg.id, cfg.https_listen
     );
-    axum_server::from_tcp_rustls(
-        listener,
+    // Viewer frames and key presses are small writes that must leave at
+    // once: Nagle's algorithm would hold them for the peer's delayed ACK.
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
         axum_server::tls_rustls::RustlsConfig::from_config(tls),
     )
-    .handle(handle)
-    .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-    .await
-    .context("HTTPS server")?;
+    .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    axum_server::from_tcp(listener)
+        .acceptor(acceptor)
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .await
+        .context("HTTPS server")?;
     store.shutdown().await;
     println!("opencloud: node {} stopped", cfg.id);
     Ok(())

@@ -17,7 +17,7 @@ fn fixture(name: &str) -> Vec<u8> {
 fn screendump() -> Image {
     let decoder = png::Decoder::new(std::io::Cursor::new(fixture("screen-720x400.png")));
     let mut reader = decoder.read_info().expect("png header");
-    let mut buf = vec![0; reader.output_buffer_size()];
+    let mut buf = vec![0; reader.output_buffer_size().expect("PNG fits in memory")];
     let info = reader.next_frame(&mut buf).expect("png frame");
     let step = info.color_type.samples();
     assert!(step >= 3 && info.bit_depth == png::BitDepth::Eight);

@@ -39,6 +39,10 @@ impl SpiceServe {
             .args(["spice", "serve", "--addr", spice_addr, "--listen"])
             .arg(format!("127.0.0.1:{port}"))
             .env("OPENCLOUD_SPICE_PASSWORD", password)
+            .env(
+                "OPENCLOUD_LOG",
+                std::env::var("OPENCLOUD_LOG").unwrap_or_else(|_| "warn,opencloud=info".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -126,8 +130,9 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Opens a websocket (ws:// or wss:// trusting any certificate).
 pub async fn ws_connect(url: &str) -> Result<Ws> {
     let connector = tokio_tungstenite::Connector::Rustls(crate::tls_probe::trust_any()?);
+    // As browsers do: no Nagle, so acks and input leave at once.
     let (ws, _) =
-        tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector))
+        tokio_tungstenite::connect_async_tls_with_config(url, None, true, Some(connector))
             .await
             .with_context(|| format!("websocket to {url}"))?;
     Ok(ws)

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use prometheus::{Encoder as _, Registry, TextEncoder};
 
@@ -47,6 +48,12 @@ pub async fn run(target: Target, listen: SocketAddr, cfg: ViewerConfig) -> anyho
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let local = listener.local_addr()?;
+    // Frames and input are small writes that must leave at once.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+    });
     println!(
         "opencloud: viewer for {} on http://{local}/ (Ctrl-C stops)",
         target.addr

@@ -170,6 +170,7 @@ impl Viewer {
         }));
         self.send("control", body).await?;
         let mut dirty = true;
+        let mut last_frame = Instant::now() - self.cfg.min_frame_interval;
         let mut last_heard = Instant::now();
         let mut ping = tokio::time::interval(self.cfg.ping_every);
         loop {
@@ -177,17 +178,24 @@ impl Viewer {
                 return Err(SessionEnd::Spice(f));
             }
             self.sync_cursor_and_mouse().await?;
-            if dirty && self.in_flight() < self.cfg.window {
-                self.settle_burst().await;
+            let frame_at =
+                (dirty && self.in_flight() < self.cfg.window).then(|| self.frame_due(last_frame));
+            if frame_at.is_some_and(|at| at <= Instant::now()) {
                 self.frame().await?;
+                last_frame = Instant::now();
                 dirty = false;
+                continue;
             }
             let refine_at = self
                 .encoder
                 .next_refine_at()
                 .filter(|_| self.in_flight() < self.cfg.window);
-            let refine_sleep = async {
-                match refine_at {
+            let wake_at = match (frame_at, refine_at) {
+                (Some(f), Some(r)) => Some(f.min(r)),
+                (f, r) => f.or(r),
+            };
+            let timer = async {
+                match wake_at {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
                     None => std::future::pending().await,
                 }
@@ -207,7 +215,14 @@ impl Viewer {
                     }
                     dirty = true;
                 }
-                _ = refine_sleep => self.refine().await?,
+                _ = timer => {
+                    // A frame that has become due goes first; refining
+                    // waits for a moment with nothing newer to send.
+                    let due = frame_at.is_some_and(|at| at <= Instant::now());
+                    if !due && refine_at.is_some_and(|at| at <= Instant::now()) {
+                        self.refine().await?;
+                    }
+                }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > self.cfg.ping_every * 3 {
                         tracing::info!("viewer: the browser stopped answering");
@@ -245,24 +260,22 @@ impl Viewer {
         Ok(())
     }
 
-    /// A VM redraws in bursts: QEMU sends one screen update as many
-    /// messages (a column of the screen each) within a few milliseconds.
-    /// Encoding each message as its own frame would cost a diff and an
-    /// image per column; waiting until the burst pauses (or for at most
-    /// `coalesce_max`) sends the whole update as one frame.
-    async fn settle_burst(&self) {
-        loop {
-            let quiet = self.spice.last_display_change().elapsed();
-            let held = self
-                .spice
-                .pending_since()
-                .map_or(Duration::ZERO, |t| t.elapsed());
-            if quiet >= self.cfg.coalesce_quiet || held >= self.cfg.coalesce_max {
-                return;
-            }
-            let wait = (self.cfg.coalesce_quiet - quiet).min(self.cfg.coalesce_max - held);
-            tokio::time::sleep(wait).await;
-        }
+    /// When the pending changes should go out as a frame. A VM redraws in
+    /// bursts: QEMU sends one screen update as many messages (a column of
+    /// the screen each) within a few milliseconds, and encoding each as its
+    /// own frame would cost a diff and an image per column. So a frame waits
+    /// until the burst pauses for `coalesce_quiet` (or its first message
+    /// has waited `coalesce_max`), and frames are at least
+    /// `min_frame_interval` apart. The first change after a quiet spell (a
+    /// key's echo) therefore leaves as soon as its burst ends.
+    fn frame_due(&self, last_frame: Instant) -> Instant {
+        let newest = self.spice.last_display_change();
+        let burst_end = newest + self.cfg.coalesce_quiet;
+        let due = match self.spice.pending_since() {
+            Some(oldest) => burst_end.min(oldest + self.cfg.coalesce_max),
+            None => burst_end,
+        };
+        due.max(last_frame + self.cfg.min_frame_interval)
     }
 
     /// Copies what changed into the viewer's framebuffer; returns the dirty
@@ -342,8 +355,11 @@ impl Viewer {
             self.out = out;
             return Ok(());
         }
+        // The parts of a frame are queued and leave with its FRAME in one
+        // flush: fewer writes (and TLS records) per frame.
         for e in out.drain(..) {
-            self.send(e.kind.as_str(), e.bytes).await?;
+            self.metrics.sent(e.kind.as_str(), e.bytes.len());
+            self.sink.feed(Message::Binary(e.bytes.into())).await?;
         }
         self.out = out;
         self.seq = self.seq.wrapping_add(1);
@@ -351,6 +367,13 @@ impl Viewer {
         let (latency, processing) = since.map_or((Duration::ZERO, Duration::ZERO), |(old, new)| {
             (old.elapsed(), new.elapsed())
         });
+        if processing > Duration::from_millis(15) {
+            tracing::debug!(
+                "viewer: late frame {}: oldest {latency:?} newest {processing:?} in flight {}",
+                self.seq,
+                self.in_flight()
+            );
+        }
         let mut frame = wire::frame(self.seq, micros(latency));
         frame.extend_from_slice(&micros(processing).to_le_bytes());
         self.send("frame", frame).await?;

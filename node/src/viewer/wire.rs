@@ -191,9 +191,9 @@ mod tests {
         };
         let m = cursor_message(&img).unwrap();
         assert_eq!(&m[..9], &[6, 1, 0, 0, 0, 2, 0, 1, 0]);
-        let dec = png::Decoder::new(&m[9..]);
+        let dec = png::Decoder::new(std::io::Cursor::new(&m[9..]));
         let mut r = dec.read_info().unwrap();
-        let mut buf = vec![0; r.output_buffer_size()];
+        let mut buf = vec![0; r.output_buffer_size().expect("PNG fits in memory")];
         let info = r.next_frame(&mut buf).unwrap();
         assert_eq!(info.color_type, png::ColorType::Rgba);
         assert_eq!(&buf[..8], &[0xFF, 0, 0, 0x80, 0, 0xFF, 0, 0xFF]);

@@ -14,17 +14,17 @@ use super::*;
 /// every scroll of one line.
 #[test]
 fn console_scroll_1024x768_bytes_and_time() {
-    for c in [png::Compression::Fast, png::Compression::Default] {
-        console_scroll(c);
+    for level in [1, 6] {
+        console_scroll(level);
     }
 }
 
-fn console_scroll(compression: png::Compression) {
+fn console_scroll(level: u32) {
     let (w, h) = (1024u32, 768u32);
     let frames = if cfg!(debug_assertions) { 15 } else { 200 };
     let (mut lines, mut fb) = console(w, h, 0);
     let mut enc = Encoder::new(EncoderConfig {
-        png_palette_compression: compression,
+        png_palette_level: level,
         ..EncoderConfig::default()
     });
     let mut canvas = Canvas::default();
@@ -60,7 +60,7 @@ fn console_scroll(compression: png::Compression) {
     assert_eq!(canvas.mismatches(&fb, false), 0);
     let per = total_bytes / frames as usize;
     println!(
-        "1024x768 console scroll by one line, {compression:?}: {per} bytes/frame (first full frame {first} bytes), \
+        "1024x768 console scroll by one line, zlib level {level}: {per} bytes/frame (first full frame {first} bytes), \
          {:.3} ms/frame encode over {frames} frames",
         total_time.as_secs_f64() * 1000.0 / frames as f64
     );
@@ -126,7 +126,7 @@ fn png_size(
     w: u32,
     h: u32,
     palette: bool,
-    f: png::FilterType,
+    f: png::Filter,
     adaptive: bool,
     c: png::Compression,
 ) -> (usize, Duration) {
@@ -162,12 +162,7 @@ fn png_size(
     };
     enc.set_depth(png::BitDepth::Eight);
     enc.set_compression(c);
-    enc.set_filter(f);
-    enc.set_adaptive_filter(if adaptive {
-        png::AdaptiveFilterType::Adaptive
-    } else {
-        png::AdaptiveFilterType::NonAdaptive
-    });
+    enc.set_filter(if adaptive { png::Filter::Adaptive } else { f });
     let mut wr = enc.write_header().unwrap();
     wr.write_image_data(&data).unwrap();
     wr.finish().unwrap();
@@ -180,7 +175,7 @@ fn png_size(
 /// text, which is why the encoder builds palettes.
 #[test]
 fn png_filter_report() {
-    use png::{Compression as C, FilterType as F};
+    use png::{Compression as C, Filter as F};
     let (w, h) = (1024u32, 768u32);
     let (_, text) = console(w, h, 7);
     let desk = desktop(w, h);
@@ -196,7 +191,7 @@ fn png_filter_report() {
         ("text/rgb", &text, false),
         ("desktop/rgb", &desk, false),
     ] {
-        for c in [C::Fast, C::Default] {
+        for c in [C::Fast, C::Balanced] {
             for (f, adaptive) in cases {
                 let (n, t) = png_size(fb, w, h, palette, f, adaptive, c);
                 println!(
@@ -211,15 +206,15 @@ fn png_filter_report() {
     let (rgb, _) = png_size(&text, w, h, false, F::Sub, false, C::Fast);
     assert!(pal < rgb, "palette {pal} vs rgb {rgb}");
     // What the encoder itself sends for both screens.
-    for (name, fb, c) in [
-        ("text", &text, C::Fast),
-        ("text", &text, C::Default),
-        ("desktop", &desk, C::Fast),
-        ("desktop", &desk, C::Default),
+    for (name, fb, c, level) in [
+        ("text", &text, C::Fast, 1),
+        ("text", &text, C::Balanced, 6),
+        ("desktop", &desk, C::Fast, 1),
+        ("desktop", &desk, C::Balanced, 6),
     ] {
         let mut enc = Encoder::new(EncoderConfig {
             png_rgb_compression: c,
-            png_palette_compression: c,
+            png_palette_level: level,
             ..EncoderConfig::default()
         });
         let mut canvas = Canvas::default();

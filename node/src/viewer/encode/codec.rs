@@ -84,17 +84,23 @@ pub(super) struct Codec {
     palette: Vec<u8>,
     /// PNG filter for RGB regions (palette regions are never filtered: the
     /// filters predict sample values, which palette indices are not).
-    rgb_filter: png::FilterType,
+    rgb_filter: png::Filter,
     /// Compression of RGB and of palette PNGs (see `EncoderConfig`).
     rgb_compression: png::Compression,
-    palette_compression: png::Compression,
+    /// One zlib compressor for every palette PNG of this viewer: a fresh
+    /// one allocates and zeroes its tables (hundreds of KB) per image, which
+    /// cost more than compressing a line of text.
+    zlib: flate2::Compress,
+    /// Palette rows, each behind its PNG filter-type byte (0: none).
+    filtered: Vec<u8>,
+    idat: Vec<u8>,
 }
 
 impl Codec {
     pub(super) fn new(
-        rgb_filter: png::FilterType,
+        rgb_filter: png::Filter,
         rgb_compression: png::Compression,
-        palette_compression: png::Compression,
+        palette_level: u32,
     ) -> Self {
         Codec {
             table: ColorTable::new(),
@@ -104,7 +110,9 @@ impl Codec {
             palette: Vec::with_capacity(768),
             rgb_filter,
             rgb_compression,
-            palette_compression,
+            zlib: flate2::Compress::new(flate2::Compression::new(palette_level.min(9)), true),
+            filtered: Vec::new(),
+            idat: Vec::new(),
         }
     }
 
@@ -163,9 +171,19 @@ impl Codec {
                 _ => png::BitDepth::Eight,
             });
             enc.set_palette(&self.palette[..]);
-            enc.set_compression(self.palette_compression);
-            enc.set_filter(png::FilterType::NoFilter);
-            write_png(enc, data)
+            let row_bytes = (w * bits).div_ceil(8);
+            self.filtered.clear();
+            self.filtered.reserve(data.len() + h);
+            for row in data.chunks(row_bytes.max(1)) {
+                self.filtered.push(0);
+                self.filtered.extend_from_slice(row);
+            }
+            deflate(&mut self.zlib, &self.filtered, &mut self.idat)?;
+            let mut writer = enc.write_header().map_err(EncodeError::png)?;
+            writer
+                .write_chunk(png::chunk::IDAT, &self.idat)
+                .map_err(EncodeError::png)?;
+            writer.finish().map_err(EncodeError::png)
         } else {
             self.raw.clear();
             self.raw.reserve(w * h * 3);
@@ -248,6 +266,24 @@ fn to_u16(v: u32) -> Result<u16, EncodeError> {
         width: v,
         height: v,
     })
+}
+
+/// Compresses `data` into `out` as one zlib stream, reusing `z`.
+fn deflate(z: &mut flate2::Compress, data: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    z.reset();
+    out.clear();
+    // zlib's bound for incompressible input, so one call nearly always ends
+    // the stream; the loop covers the rest.
+    out.reserve(data.len() + data.len() / 1000 + 64);
+    loop {
+        let read = usize::try_from(z.total_in()).unwrap_or(usize::MAX);
+        let rest = data.get(read..).unwrap_or(&[]);
+        match z.compress_vec(rest, out, flate2::FlushCompress::Finish) {
+            Ok(flate2::Status::StreamEnd) => return Ok(()),
+            Ok(_) => out.reserve(out.capacity().max(1024)),
+            Err(e) => return Err(EncodeError::Codec(format!("zlib: {e}"))),
+        }
+    }
 }
 
 fn write_png<W: std::io::Write>(enc: png::Encoder<'_, W>, data: &[u8]) -> Result<(), EncodeError> {

@@ -84,16 +84,16 @@ pub struct EncoderConfig {
     pub max_image_raw_bytes: usize,
     /// PNG filter for regions of more than 256 colours (palette regions are
     /// never filtered). Measured on screens: see the tests' filter report.
-    pub png_rgb_filter: png::FilterType,
+    pub png_rgb_filter: png::Filter,
     /// Compression of RGB PNGs. `Fast` (fdeflate) is ~20x faster than
     /// `Default` (zlib level 6) on a 1024x768 desktop for ~3.5x the bytes;
     /// RGB regions are rare (>256 colours, not changing often), so speed wins.
     pub png_rgb_compression: png::Compression,
-    /// Compression of palette PNGs (text, UI). Palette data is 1/3 to 1/24 of
-    /// the RGB bytes and very repetitive: `Default` costs little more time
-    /// than `Fast` there and sends a third of the bytes (measured on a
-    /// 1024x768 console: 18.9 KB vs 53.7 KB).
-    pub png_palette_compression: png::Compression,
+    /// zlib level (0-9) of palette PNGs (text, UI). Palette data is 1/3 to
+    /// 1/24 of the RGB bytes and very repetitive: level 6 costs little more
+    /// time than fdeflate there and sends a third of the bytes (measured on
+    /// a 1024x768 console: 18.9 KB vs 53.7 KB).
+    pub png_palette_level: u32,
 }
 
 impl Default for EncoderConfig {
@@ -110,9 +110,9 @@ impl Default for EncoderConfig {
             heat_half_life: Duration::from_millis(500),
             scroll_min_rows: 8,
             max_image_raw_bytes: 960 * 1024,
-            png_rgb_filter: png::FilterType::Sub,
+            png_rgb_filter: png::Filter::Sub,
             png_rgb_compression: png::Compression::Fast,
-            png_palette_compression: png::Compression::Default,
+            png_palette_level: 6,
         }
     }
 }
@@ -199,7 +199,7 @@ impl Encoder {
         let codec = Codec::new(
             cfg.png_rgb_filter,
             cfg.png_rgb_compression,
-            cfg.png_palette_compression,
+            cfg.png_palette_level,
         );
         Encoder {
             cfg,

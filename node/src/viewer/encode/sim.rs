@@ -142,7 +142,7 @@ fn decode_png(data: &[u8], w: u32, h: u32) -> Vec<u32> {
     let mut dec = png::Decoder::new(Cursor::new(data));
     dec.set_transformations(png::Transformations::EXPAND);
     let mut r = dec.read_info().expect("png header");
-    let mut buf = vec![0; r.output_buffer_size()];
+    let mut buf = vec![0; r.output_buffer_size().expect("PNG fits in memory")];
     let info = r.next_frame(&mut buf).expect("png data");
     assert_eq!(
         (info.width, info.height),
