@@ -111,15 +111,7 @@ impl Browser {
         if rgba.len() != width as usize * height as usize * 4 {
             bail!("{} bytes of RGBA for {width}x{height}", rgba.len());
         }
-        let pixels = rgba
-            .chunks_exact(4)
-            .map(|p| (u32::from(p[0]) << 16) | (u32::from(p[1]) << 8) | u32::from(p[2]))
-            .collect();
-        Ok(Screen {
-            width,
-            height,
-            pixels,
-        })
+        Ok(Screen::from_bytes(width, height, &rgba, 4))
     }
 
     pub async fn type_text(&mut self, text: &str) -> Result<()> {

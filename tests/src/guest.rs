@@ -282,6 +282,33 @@ impl Guest {
     }
 }
 
+impl Screen {
+    /// A screen from packed pixels of `step` bytes each, red, green and blue
+    /// first (PPM's RGB, a canvas' RGBA).
+    pub fn from_bytes(width: u32, height: u32, bytes: &[u8], step: usize) -> Screen {
+        let pixels = bytes
+            .chunks_exact(step.max(3))
+            .take(width as usize * height as usize)
+            .map(|p| (u32::from(p[0]) << 16) | (u32::from(p[1]) << 8) | u32::from(p[2]))
+            .collect();
+        Screen {
+            width,
+            height,
+            pixels,
+        }
+    }
+}
+
+/// The primary surface of a SPICE session as a [`Screen`].
+pub fn primary_screen(session: &opencloud_spice::Session) -> Result<Screen> {
+    let img = session.primary_image().context("no primary surface")?;
+    Ok(Screen {
+        width: img.width,
+        height: img.height,
+        pixels: img.pixels,
+    })
+}
+
 /// Parses a binary PPM (P6, maxval 255).
 pub fn parse_ppm(data: &[u8]) -> Result<Screen> {
     let mut fields = Vec::new();
@@ -318,16 +345,7 @@ pub fn parse_ppm(data: &[u8]) -> Result<Screen> {
     if pixels.len() < n * 3 {
         bail!("PPM has {} bytes for {width}x{height}", pixels.len());
     }
-    let pixels = pixels
-        .chunks_exact(3)
-        .take(n)
-        .map(|p| (u32::from(p[0]) << 16) | (u32::from(p[1]) << 8) | u32::from(p[2]))
-        .collect();
-    Ok(Screen {
-        width,
-        height,
-        pixels,
-    })
+    Ok(Screen::from_bytes(width, height, pixels, 3))
 }
 
 /// Where two screens differ: the number of differing pixels and the first

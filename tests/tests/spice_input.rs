@@ -7,16 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use opencloud_spice::inputs::Button;
 use opencloud_spice::{Config, Session};
-use opencloud_tests::guest::{compare, Guest, GuestOptions, Screen};
-
-fn primary(session: &Session) -> Result<Screen> {
-    let img = session.primary_image().context("no primary surface")?;
-    Ok(Screen {
-        width: img.width,
-        height: img.height,
-        pixels: img.pixels,
-    })
-}
+use opencloud_tests::guest::{compare, primary_screen, Guest, GuestOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_command_runs_in_the_guest_and_shows_on_screen() -> Result<()> {
@@ -25,7 +16,7 @@ async fn typed_command_runs_in_the_guest_and_shows_on_screen() -> Result<()> {
     session
         .wait_settled(Duration::from_millis(1500), Duration::from_secs(60))
         .await?;
-    let before = primary(&session)?;
+    let before = primary_screen(&session)?;
     // The cursor channel is linked and its CURSOR_INIT was understood.
     if session.with_cursor(|c| c.generation) == 0 {
         bail!("no message arrived on the cursor channel");
@@ -55,7 +46,7 @@ async fn typed_command_runs_in_the_guest_and_shows_on_screen() -> Result<()> {
         session
             .wait_settled(Duration::from_millis(1500), Duration::from_secs(60))
             .await?;
-        let after = primary(&session)?;
+        let after = primary_screen(&session)?;
         if compare(&before, &after).is_none() {
             bail!("the screen did not change after typing a command");
         }

@@ -10,21 +10,12 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use opencloud_spice::proto::channel;
 use opencloud_spice::{Compression, Config, Session};
-use opencloud_tests::guest::{compare, Guest, GuestOptions, Screen};
+use opencloud_tests::guest::{compare, primary_screen, Guest, GuestOptions};
 use opencloud_tests::spice_record::{Recorder, Recording};
 use opencloud_tests::spice_replay::{ReplayOptions, ReplayServer};
 
 /// About six seconds of scrolling, then the prompt again.
 const WORKLOAD: &str = "timeout 6 sh -c 'while true; do ls -lR /bin; done'\n";
-
-fn primary(session: &Session) -> Result<Screen> {
-    let img = session.primary_image().context("no primary surface")?;
-    Ok(Screen {
-        width: img.width,
-        height: img.height,
-        pixels: img.pixels,
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_get_the_recorded_screen() -> Result<()> {
@@ -40,13 +31,13 @@ async fn two_clients_get_the_recorded_screen() -> Result<()> {
     session
         .wait_settled(Duration::from_millis(1000), Duration::from_secs(60))
         .await?;
-    let first = primary(&session)?;
+    let first = primary_screen(&session)?;
     session.type_text(WORKLOAD).await?;
     tokio::time::sleep(Duration::from_secs(6)).await;
     session
         .wait_settled(Duration::from_millis(1500), Duration::from_secs(60))
         .await?;
-    let recorded = primary(&session)?;
+    let recorded = primary_screen(&session)?;
     let recorded_stats = session.stats();
     ensure!(session.failure().is_none(), "{:?}", session.failure());
     ensure!(
@@ -98,7 +89,7 @@ async fn two_clients_get_the_recorded_screen() -> Result<()> {
             "{name} replay client failed: {:?}",
             s.failure()
         );
-        if let Some(d) = compare(&primary(s)?, &recorded) {
+        if let Some(d) = compare(&primary_screen(s)?, &recorded) {
             anyhow::bail!("{name} replay client's screen differs from the recording's: {d}");
         }
         ensure!(

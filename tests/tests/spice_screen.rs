@@ -6,19 +6,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use opencloud_spice::{Compression, Config, Session};
-use opencloud_tests::guest::{compare, Guest, GuestOptions, Screen};
+use opencloud_tests::guest::{compare, primary_screen, Guest, GuestOptions};
 
 const VARIED_TEXT: &str = "busybox --help | head -20; \
     echo 'The quick brown fox jumps over the lazy dog 0123456789 ~!@#$%^&*()_+{}|:<>?'\n";
-
-fn primary(session: &Session) -> Result<Screen> {
-    let img = session.primary_image().context("no primary surface")?;
-    Ok(Screen {
-        width: img.width,
-        height: img.height,
-        pixels: img.pixels,
-    })
-}
 
 /// Waits for the display to settle, then compares it with the screendump.
 /// A slow guest may still be printing when the display first looks quiet,
@@ -30,7 +21,7 @@ pub async fn assert_matches_screendump(session: &Session, guest: &Guest, what: &
             .wait_settled(Duration::from_millis(1500), Duration::from_secs(90))
             .await
             .with_context(|| format!("{what}: display did not settle"))?;
-        let ours = primary(session)?;
+        let ours = primary_screen(session)?;
         let truth = guest.screendump().await?;
         match compare(&ours, &truth) {
             None => return Ok(()),
