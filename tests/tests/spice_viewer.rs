@@ -11,6 +11,7 @@ use opencloud_tests::guest::{compare, Guest, GuestOptions, Screen};
 use opencloud_tests::viewer::{
     first_control, metric_sum, rss_kib, type_via_ws, ws_connect, SpiceServe,
 };
+use serde_json::json;
 
 /// Waits until the browser's canvas equals the guest's screendump: the page
 /// may still be drawing the last change when a screendump is taken, so the
@@ -56,7 +57,34 @@ async fn browser_shows_the_guest_exactly_and_types_into_it() -> Result<()> {
     let state = browser.state().await?;
     assert!(state["frames"].as_u64().unwrap_or(0) >= 2, "{state}");
     let metrics = serve.metrics().await?;
-    assert!(metric_sum(&metrics, "opencloud_viewer_input_events_total") >= 20.0);
+    let keys = metric_sum(&metrics, "opencloud_viewer_input_events_total");
+    assert!(keys >= 20.0, "{keys} input events for a typed command");
+
+    // Pointer, buttons and wheel reach the node and leave the session (and
+    // the guest's screen) intact: this guest has no mouse driver, so the
+    // screen must not change.
+    for (x, y) in [(10, 10), (300, 200), (719, 399), (0, 0)] {
+        browser
+            .cmd(json!({"cmd": "mouse", "action": "click", "x": x, "y": y, "button": 1}))
+            .await?;
+    }
+    browser
+        .cmd(json!({"cmd": "mouse", "action": "click", "x": 50, "y": 50, "button": 3}))
+        .await?;
+    browser.cmd(json!({"cmd": "wheel", "dy": 2})).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let metrics = serve.metrics().await?;
+    let all = metric_sum(&metrics, "opencloud_viewer_input_events_total");
+    assert!(
+        all >= keys + 10.0,
+        "mouse input did not reach the node: {keys} key events, {all} in all"
+    );
+    canvas_matches_guest(&mut browser, &guest, "canvas", Duration::from_secs(20)).await?;
+    browser.type_text("echo $((7*8)) > /dev/ttyS0\n").await?;
+    guest
+        .wait_serial_line("56", Duration::from_secs(30))
+        .await
+        .context("typing stopped working after mouse input")?;
     assert!(metric_sum(&metrics, "opencloud_viewer_bytes_total") > 0.0);
     browser.close().await
 }

@@ -232,4 +232,34 @@ mod tests {
         let huge = format!(r#"{{"t":"clipboard","text":"{}"}}"#, "x".repeat(70_000));
         assert_eq!(parse(&huge), None);
     }
+
+    /// Random mutations of valid messages never panic the parser; they
+    /// parse or are dropped.
+    #[test]
+    fn mutated_input_never_panics() {
+        use rand::{Rng, SeedableRng};
+        let seeds = [
+            r#"{"t":"key","code":"KeyA","down":true}"#,
+            r#"{"t":"move","x":10,"y":20}"#,
+            r#"{"t":"clipboard","text":"h\u00e9llo"}"#,
+            r#"{"t":"ack","seq":4294967295}"#,
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for i in 0..100_000 {
+            let mut b = seeds[i % seeds.len()].as_bytes().to_vec();
+            for _ in 0..rng.gen_range(1..4) {
+                let at = rng.gen_range(0..b.len());
+                match rng.gen_range(0..3) {
+                    0 => b[at] = rng.gen(),
+                    1 => {
+                        b.remove(at);
+                    }
+                    _ => b.insert(at, rng.gen()),
+                }
+            }
+            if let Ok(text) = std::str::from_utf8(&b) {
+                let _ = parse(text);
+            }
+        }
+    }
 }
