@@ -330,7 +330,18 @@ impl Display {
             let i = sy as usize * src.width as usize + sx as usize;
             src.pixels.get(i).copied().unwrap_or(0)
         };
+        // The common case, a plain copy at the same size, goes row by row.
+        let plain = rop == ropd::OP_PUT && same_size;
         for clip in s.clip_areas(&bbox, d.base.clip.as_deref()) {
+            if plain {
+                let sx = i64::from(area.left) + i64::from(clip.left) - i64::from(bbox.left);
+                let sy = i64::from(area.top) + i64::from(clip.top) - i64::from(bbox.top);
+                if let (Ok(sx), Ok(sy)) = (usize::try_from(sx), usize::try_from(sy)) {
+                    if s.put_rows(&clip, &src.pixels, src.width as usize, sx, sy) {
+                        continue;
+                    }
+                }
+            }
             s.paint(&clip, |x, y, old| {
                 apply(rop, ropd::INVERS_SRC, src_px(x, y), old)
             });

@@ -120,6 +120,42 @@ impl Surface {
         self.mark_dirty(area);
     }
 
+    /// Puts the pixels of `src` (`src_w` wide), starting at (sx, sy), into
+    /// `area` row by row: the plain copy that most drawing is, without a
+    /// raster operation per pixel. Returns false, changing nothing, unless
+    /// `area` lies inside the surface and the source rectangle inside `src`.
+    pub fn put_rows(
+        &mut self,
+        area: &Rect,
+        src: &[u32],
+        src_w: usize,
+        sx: usize,
+        sy: usize,
+    ) -> bool {
+        if area.is_empty() || area.intersect(&self.bounds()) != *area {
+            return false;
+        }
+        let (w, h) = (area.width() as usize, area.height() as usize);
+        let fits = sx.checked_add(w).is_some_and(|r| r <= src_w)
+            && sy
+                .checked_add(h)
+                .and_then(|b| b.checked_mul(src_w))
+                .is_some_and(|end| end <= src.len());
+        if !fits {
+            return false;
+        }
+        for row in 0..h {
+            let dst = self.index(area.left, area.top + row as i32);
+            let from = (sy + row) * src_w + sx;
+            let out = &mut self.pixels[dst..dst + w];
+            for (d, s) in out.iter_mut().zip(&src[from..from + w]) {
+                *d = s & 0x00ff_ffff;
+            }
+        }
+        self.mark_dirty(*area);
+        true
+    }
+
     /// Copies the pixels of `area` from (area + offset); source pixels
     /// outside the surface read as black. Copies through a temporary so that
     /// overlapping source and destination work in either direction.
@@ -250,6 +286,27 @@ mod tests {
             bottom,
             right,
         }
+    }
+
+    #[test]
+    fn put_rows_copies_exactly_or_refuses() {
+        let mut s = Surface::new(4, 4, 32, true);
+        s.take_dirty();
+        // A 3-wide source whose alpha byte must not reach the surface.
+        let src: Vec<u32> = (0..9).map(|i| 0xff00_0000 | i).collect();
+        assert!(s.put_rows(&r(1, 1, 3, 3), &src, 3, 1, 1));
+        assert_eq!(&s.pixels[5..7], &[4, 5]);
+        assert_eq!(&s.pixels[9..11], &[7, 8]);
+        assert_eq!(s.take_dirty(), vec![r(1, 1, 3, 3)]);
+        let before = s.pixels.clone();
+        // Source too small, area outside the surface, empty area.
+        assert!(!s.put_rows(&r(0, 0, 2, 2), &src, 3, 2, 0));
+        assert!(!s.put_rows(&r(0, 0, 2, 2), &src, 3, 0, 2));
+        assert!(!s.put_rows(&r(3, 3, 5, 5), &src, 3, 0, 0));
+        assert!(!s.put_rows(&r(2, 2, 2, 2), &src, 3, 0, 0));
+        assert!(!s.put_rows(&r(0, 0, 2, 2), &src, usize::MAX, usize::MAX, 0));
+        assert_eq!(s.pixels, before);
+        assert!(s.take_dirty().is_empty());
     }
 
     #[test]
