@@ -59,6 +59,12 @@ async fn browser_shows_the_guest_exactly_and_types_into_it() -> Result<()> {
     let metrics = serve.metrics().await?;
     let keys = metric_sum(&metrics, "opencloud_viewer_input_events_total");
     assert!(keys >= 20.0, "{keys} input events for a typed command");
+    let latency = metric_sum(&metrics, "opencloud_viewer_frame_latency_seconds_total");
+    let frames = metric_sum(&metrics, "opencloud_viewer_frames_total");
+    assert!(
+        frames >= 2.0 && latency > 0.0,
+        "{frames} frames, {latency} s of latency"
+    );
 
     // Pointer, buttons and wheel reach the node and leave the session (and
     // the guest's screen) intact: this guest has no mouse driver, so the

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    CounterVec, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 #[derive(Clone)]
 pub struct ViewerMetrics {
@@ -12,6 +14,9 @@ pub struct ViewerMetrics {
     frames: IntCounterVec,
     inputs: IntCounterVec,
     lag: IntGaugeVec,
+    /// Per viewer, the sum of its frames' latencies: with the frame count,
+    /// a viewer's mean latency, without a histogram per viewer.
+    latency_sum: CounterVec,
     latency: Histogram,
     viewers: IntGauge,
     passthrough: IntGauge,
@@ -46,6 +51,13 @@ impl ViewerMetrics {
                 ),
                 &["viewer"],
             )?,
+            latency_sum: CounterVec::new(
+                Opts::new(
+                    "viewer_frame_latency_seconds_total",
+                    "Sum of a viewer's frame latencies (divide by its frames for the mean)",
+                ),
+                &["viewer"],
+            )?,
             latency: Histogram::with_opts(
                 HistogramOpts::new(
                     "viewer_frame_latency_seconds",
@@ -65,6 +77,7 @@ impl ViewerMetrics {
         registry.register(Box::new(m.frames.clone()))?;
         registry.register(Box::new(m.inputs.clone()))?;
         registry.register(Box::new(m.lag.clone()))?;
+        registry.register(Box::new(m.latency_sum.clone()))?;
         registry.register(Box::new(m.latency.clone()))?;
         registry.register(Box::new(m.viewers.clone()))?;
         registry.register(Box::new(m.passthrough.clone()))?;
@@ -111,6 +124,10 @@ impl ViewerHandle {
 
     pub fn frame(&self, latency: Duration) {
         self.m.frames.with_label_values(&[&self.id]).inc();
+        self.m
+            .latency_sum
+            .with_label_values(&[&self.id])
+            .inc_by(latency.as_secs_f64());
         self.m.latency.observe(latency.as_secs_f64());
     }
 
@@ -132,6 +149,7 @@ impl Drop for ViewerHandle {
             let _ = self.m.bytes.remove_label_values(&[&self.id, enc]);
         }
         let _ = self.m.frames.remove_label_values(&[&self.id]);
+        let _ = self.m.latency_sum.remove_label_values(&[&self.id]);
         let _ = self.m.inputs.remove_label_values(&[&self.id]);
         let _ = self.m.lag.remove_label_values(&[&self.id]);
     }
