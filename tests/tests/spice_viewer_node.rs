@@ -10,6 +10,7 @@ use opencloud_tests::browser::Browser;
 use opencloud_tests::cluster::Cluster;
 use opencloud_tests::cluster_options::ClusterOptions;
 use opencloud_tests::guest::{compare, Guest, GuestOptions};
+use opencloud_tests::proxy::{Mode, Proxy};
 use opencloud_tests::viewer::{first_control, issue_ticket, ws_connect};
 use serde_json::json;
 
@@ -156,4 +157,45 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// A page opened while the VM does not answer yet (still booting, say)
+/// waits behind the veil, retrying with its resume key since its ticket is
+/// spent, and shows the screen once the VM answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_opened_before_the_vm_answers_shows_it_once_it_does() -> Result<()> {
+    let guest = Guest::boot(GuestOptions::default()).await?;
+    let vm = Proxy::start(guest.spice_addr().parse()?).await?;
+    vm.set_mode(Mode::Refuse);
+    let cluster = Cluster::start(ClusterOptions::default()).await?;
+    let n1 = cluster.node(1).url();
+    let vm_addr = vm.listen_addr().to_string();
+    let t = issue_ticket(
+        &cluster.client(),
+        &n1,
+        cluster.token(),
+        &vm_addr,
+        "translate",
+        60,
+    )
+    .await?;
+    let mut browser = Browser::launch().await?;
+    browser
+        .cmd(json!({"cmd": "open", "url": format!("{n1}{}", t.viewer_url), "wait": "load"}))
+        .await?;
+    browser.wait_veil(true, 10_000).await?;
+    let refused = vm.accepted();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        vm.accepted() > refused,
+        "the page stopped retrying while the VM did not answer"
+    );
+    vm.heal();
+    browser
+        .wait_veil(false, 60_000)
+        .await
+        .context("the page did not connect once the VM answered")?;
+    browser.wait_settled(1500).await?;
+    canvas_matches(&mut browser, &guest, "canvas", Duration::from_secs(20)).await?;
+    browser.close().await
 }

@@ -70,12 +70,26 @@ pub async fn refuse(socket: WebSocket, message: &str, retry: bool) {
 
 /// Runs a viewer until either side ends.
 pub async fn run(
-    socket: WebSocket,
+    mut socket: WebSocket,
     target: Target,
     hello: Hello,
     cfg: Arc<ViewerConfig>,
     metrics: ViewerHandle,
 ) {
+    // The hello (with the resume key) goes first, before the VM is reached:
+    // a page whose VM is not answering yet (still booting, or its node is
+    // restarting) must be able to come back, and its ticket is spent.
+    let body = wire::control(&json!({
+        "kind": "hello",
+        "version": 1,
+        "resume": hello.resume,
+        "mouse": mouse_name(mouse_mode::SERVER),
+        "agent": false,
+    }));
+    metrics.sent("control", body.len());
+    if socket.send(Message::Binary(body.into())).await.is_err() {
+        return;
+    }
     let spice_cfg = SpiceConfig {
         password: target.password.clone(),
         compression: cfg.compression,
@@ -100,13 +114,15 @@ pub async fn run(
         seq: 0,
         acked: 0,
         cursor: None,
-        mouse: None,
+        // The hello said server mode; a client-mode VM is announced by the
+        // first sync.
+        mouse: Some(mouse_mode::SERVER),
         held: Held::default(),
         metrics,
         cfg,
         out: Vec::new(),
     };
-    let end = v.serve(stream, hello).await;
+    let end = v.serve(stream).await;
     let _ = v.held.release_all(&v.spice).await;
     match end {
         Err(SessionEnd::Spice(why)) => {
@@ -153,22 +169,8 @@ impl Viewer {
         Ok(())
     }
 
-    async fn serve(
-        &mut self,
-        mut stream: SplitStream<WebSocket>,
-        hello: Hello,
-    ) -> Result<(), SessionEnd> {
+    async fn serve(&mut self, mut stream: SplitStream<WebSocket>) -> Result<(), SessionEnd> {
         let mut changes = self.spice.subscribe();
-        let mode = self.spice.mouse_mode();
-        self.mouse = Some(mode);
-        let body = wire::control(&json!({
-            "kind": "hello",
-            "version": 1,
-            "resume": hello.resume,
-            "mouse": mouse_name(mode),
-            "agent": false,
-        }));
-        self.send("control", body).await?;
         let mut dirty = true;
         let mut last_frame = Instant::now() - self.cfg.min_frame_interval;
         let mut last_heard = Instant::now();
