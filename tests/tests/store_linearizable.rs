@@ -14,6 +14,10 @@ use opencloud_tests::workload::put_with_retry;
 use reqwest::StatusCode;
 use tokio::task::JoinHandle;
 
+/// The shortest history worth judging.
+const MIN_READS: usize = 50;
+const MIN_WRITES: usize = 20;
+
 const KEY: &str = "register";
 
 /// Writers and readers running against the cluster, recording a history.
@@ -126,8 +130,21 @@ impl History {
         }
     }
 
-    /// Stops everything and checks the history.
+    /// Stops everything and checks the history. A loaded machine (the
+    /// suite runs QEMU guests and browsers beside this test) completes fewer
+    /// operations per second, so the history runs on until it is long
+    /// enough to judge, rather than for a fixed time.
     async fn check(self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.reads.lock().expect("reads").len() < MIN_READS
+            || self.writes_so_far() < MIN_WRITES
+        {
+            assert!(!self.writer.is_finished(), "the writer stopped");
+            if Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         self.stop.store(true, Ordering::Relaxed);
         self.writer
             .await
@@ -139,11 +156,15 @@ impl History {
         let writes = self.writes.lock().expect("writes").clone();
         let reads = self.reads.lock().expect("reads").clone();
         assert!(
-            writes.len() >= 20,
+            writes.len() >= MIN_WRITES,
             "too few writes to judge: {}",
             writes.len()
         );
-        assert!(reads.len() >= 50, "too few reads to judge: {}", reads.len());
+        assert!(
+            reads.len() >= MIN_READS,
+            "too few reads to judge: {}",
+            reads.len()
+        );
         let v = violations(&writes, &reads);
         assert!(
             v.is_empty(),
