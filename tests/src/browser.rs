@@ -114,6 +114,29 @@ impl Browser {
         Ok(Screen::from_bytes(width, height, &rgba, 4))
     }
 
+    /// Waits until the canvas at `selector` equals the guest's screendump:
+    /// the page may still be drawing the last change when a screendump is
+    /// taken, so the two are compared until they agree or `limit` passes.
+    pub async fn wait_canvas_matches(
+        &mut self,
+        guest: &crate::guest::Guest,
+        selector: &str,
+        limit: Duration,
+    ) -> Result<()> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let truth = guest.screendump().await?;
+            let seen = self.canvas(selector).await?;
+            match crate::guest::compare(&truth, &seen) {
+                None => return Ok(()),
+                Some(d) if std::time::Instant::now() >= deadline => {
+                    bail!("the canvas ({selector}) differs from the guest's screendump: {d}")
+                }
+                Some(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    }
+
     pub async fn type_text(&mut self, text: &str) -> Result<()> {
         self.cmd(json!({"cmd": "type", "text": text, "delay_ms": 20}))
             .await

@@ -3,39 +3,15 @@
 //! screendump, typing on the page reaches the guest, and a viewer that stops
 //! reading costs the node a bounded amount of memory.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use opencloud_tests::browser::Browser;
-use opencloud_tests::guest::{compare, Guest, GuestOptions, Screen};
+use opencloud_tests::guest::{compare, Guest, GuestOptions};
 use opencloud_tests::viewer::{
     first_control, metric_sum, rss_kib, type_via_ws, ws_connect, SpiceServe,
 };
 use serde_json::json;
-
-/// Waits until the browser's canvas equals the guest's screendump: the page
-/// may still be drawing the last change when a screendump is taken, so the
-/// two are compared until they agree or `limit` passes.
-pub async fn canvas_matches_guest(
-    browser: &mut Browser,
-    guest: &Guest,
-    selector: &str,
-    limit: Duration,
-) -> Result<()> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let truth: Screen = guest.screendump().await?;
-        let seen = browser.canvas(selector).await?;
-        let diff = compare(&truth, &seen);
-        match diff {
-            None => return Ok(()),
-            Some(d) if Instant::now() >= deadline => {
-                bail!("the canvas differs from the guest's screendump: {d}")
-            }
-            Some(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_shows_the_guest_exactly_and_types_into_it() -> Result<()> {
@@ -44,7 +20,9 @@ async fn browser_shows_the_guest_exactly_and_types_into_it() -> Result<()> {
     let mut browser = Browser::launch().await?;
     browser.open(&serve.url).await?;
     browser.wait_settled(1500).await?;
-    canvas_matches_guest(&mut browser, &guest, "canvas", Duration::from_secs(20)).await?;
+    browser
+        .wait_canvas_matches(&guest, "canvas", Duration::from_secs(20))
+        .await?;
 
     browser.type_text("echo $((6*7)) > /dev/ttyS0\n").await?;
     guest
@@ -52,7 +30,9 @@ async fn browser_shows_the_guest_exactly_and_types_into_it() -> Result<()> {
         .await
         .context("the typed command did not run in the guest")?;
     browser.wait_settled(1500).await?;
-    canvas_matches_guest(&mut browser, &guest, "canvas", Duration::from_secs(20)).await?;
+    browser
+        .wait_canvas_matches(&guest, "canvas", Duration::from_secs(20))
+        .await?;
 
     let state = browser.state().await?;
     assert!(state["frames"].as_u64().unwrap_or(0) >= 2, "{state}");
@@ -85,7 +65,9 @@ async fn browser_shows_the_guest_exactly_and_types_into_it() -> Result<()> {
         all >= keys + 10.0,
         "mouse input did not reach the node: {keys} key events, {all} in all"
     );
-    canvas_matches_guest(&mut browser, &guest, "canvas", Duration::from_secs(20)).await?;
+    browser
+        .wait_canvas_matches(&guest, "canvas", Duration::from_secs(20))
+        .await?;
     browser.type_text("echo $((7*8)) > /dev/ttyS0\n").await?;
     guest
         .wait_serial_line("56", Duration::from_secs(30))

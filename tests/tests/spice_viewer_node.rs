@@ -9,30 +9,10 @@ use anyhow::{bail, Context, Result};
 use opencloud_tests::browser::Browser;
 use opencloud_tests::cluster::Cluster;
 use opencloud_tests::cluster_options::ClusterOptions;
-use opencloud_tests::guest::{compare, Guest, GuestOptions};
+use opencloud_tests::guest::{Guest, GuestOptions};
 use opencloud_tests::proxy::{Mode, Proxy};
 use opencloud_tests::viewer::{first_control, issue_ticket, ws_connect};
 use serde_json::json;
-
-async fn canvas_matches(
-    browser: &mut Browser,
-    guest: &Guest,
-    selector: &str,
-    limit: Duration,
-) -> Result<()> {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        let truth = guest.screendump().await?;
-        let seen = browser.canvas(selector).await?;
-        match compare(&truth, &seen) {
-            None => return Ok(()),
-            Some(d) if std::time::Instant::now() >= deadline => {
-                bail!("the canvas ({selector}) differs from the guest's screendump: {d}")
-            }
-            Some(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-        }
-    }
-}
 
 /// Asserts that a websocket to `url` is refused with a CONTROL error that
 /// says retrying is pointless.
@@ -64,7 +44,9 @@ async fn tickets_reconnects_and_passthrough_on_a_cluster() -> Result<()> {
     let mut browser = Browser::launch().await?;
     browser.open(&format!("{n1}{}", t.viewer_url)).await?;
     browser.wait_settled(1500).await?;
-    canvas_matches(&mut browser, &guest, "canvas", Duration::from_secs(20)).await?;
+    browser
+        .wait_canvas_matches(&guest, "canvas", Duration::from_secs(20))
+        .await?;
     let url = browser
         .cmd(json!({"cmd": "eval", "js": "location.href"}))
         .await?;
@@ -109,7 +91,9 @@ async fn tickets_reconnects_and_passthrough_on_a_cluster() -> Result<()> {
         .await
         .context("the page did not reconnect after its node came back")?;
     browser.wait_settled(1500).await?;
-    canvas_matches(&mut browser, &guest, "canvas", Duration::from_secs(20)).await?;
+    browser
+        .wait_canvas_matches(&guest, "canvas", Duration::from_secs(20))
+        .await?;
     browser.close().await?;
 
     // Passthrough: Debian's spice-html5, served by node 2, through a
@@ -130,13 +114,9 @@ async fn tickets_reconnects_and_passthrough_on_a_cluster() -> Result<()> {
                     "selector": "#spice-area canvas"}),
         )
         .await?;
-    canvas_matches(
-        &mut browser,
-        &guest,
-        "#spice-area canvas",
-        Duration::from_secs(30),
-    )
-    .await?;
+    browser
+        .wait_canvas_matches(&guest, "#spice-area canvas", Duration::from_secs(30))
+        .await?;
     browser.close().await?;
     // The passthrough ticket is not a translate ticket.
     refused(
@@ -196,6 +176,8 @@ async fn a_page_opened_before_the_vm_answers_shows_it_once_it_does() -> Result<(
         .await
         .context("the page did not connect once the VM answered")?;
     browser.wait_settled(1500).await?;
-    canvas_matches(&mut browser, &guest, "canvas", Duration::from_secs(20)).await?;
+    browser
+        .wait_canvas_matches(&guest, "canvas", Duration::from_secs(20))
+        .await?;
     browser.close().await
 }

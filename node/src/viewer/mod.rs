@@ -79,6 +79,14 @@ impl Default for ViewerConfig {
     }
 }
 
+/// `bytes` random bytes as hex: ticket secrets and viewer labels.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut raw = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut raw);
+    hex::encode(raw)
+}
+
 /// The viewer page and its script, served by nodes and by `spice serve`.
 pub const PAGE: &str = include_str!("../../assets/viewer.html");
 pub const SCRIPT: &str = include_str!("../../assets/viewer.js");

@@ -223,8 +223,5 @@ async fn issue(
 
 /// A label for one viewer in metrics and logs.
 pub fn short_id() -> String {
-    use rand::RngCore;
-    let mut raw = [0u8; 4];
-    rand::thread_rng().fill_bytes(&mut raw);
-    hex::encode(raw)
+    super::random_hex(4)
 }

@@ -376,8 +376,7 @@ impl Viewer {
                 self.in_flight()
             );
         }
-        let mut frame = wire::frame(self.seq, micros(latency));
-        frame.extend_from_slice(&micros(processing).to_le_bytes());
+        let frame = wire::frame(self.seq, micros(latency), micros(processing));
         self.send("frame", frame).await?;
         self.metrics.frame(latency);
         self.metrics.unacknowledged(self.in_flight());

@@ -13,7 +13,6 @@
 
 use opencloud_raft::table::{json_decode, json_encode, open, platform_key, seal, Scope, Table};
 use opencloud_raft::{Command, Outcome, Proposal, Query, QueryResult, Store};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -101,9 +100,7 @@ pub const PASSTHROUGH_WINDOW_S: u64 = 10;
 pub const MAX_TICKET_TTL_S: u64 = 600;
 
 fn secret() -> String {
-    let mut raw = [0u8; 24];
-    rand::thread_rng().fill_bytes(&mut raw);
-    hex::encode(raw)
+    super::random_hex(24)
 }
 
 fn hashed(secret: &str) -> String {

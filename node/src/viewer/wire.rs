@@ -72,12 +72,14 @@ pub fn fill(x: u16, y: u16, w: u16, h: u16, rgb: u32) -> Vec<u8> {
     m
 }
 
-/// FRAME: closes frame `seq`; the browser acknowledges it once drawn.
-pub fn frame(seq: u32, node_latency_us: u32) -> Vec<u8> {
-    let mut m = Vec::with_capacity(9);
+/// FRAME: closes frame `seq`; the browser acknowledges it once drawn. The
+/// latencies are those of the oldest and the newest change in the frame.
+pub fn frame(seq: u32, node_latency_us: u32, newest_latency_us: u32) -> Vec<u8> {
+    let mut m = Vec::with_capacity(13);
     m.push(FRAME);
     m.extend_from_slice(&seq.to_le_bytes());
     m.extend_from_slice(&node_latency_us.to_le_bytes());
+    m.extend_from_slice(&newest_latency_us.to_le_bytes());
     m
 }
 
@@ -160,7 +162,10 @@ mod tests {
             fill(1, 2, 3, 4, 0x00AABBCC),
             [4, 1, 0, 2, 0, 3, 0, 4, 0, 0xAA, 0xBB, 0xCC]
         );
-        assert_eq!(frame(7, 0x01020304), [5, 7, 0, 0, 0, 4, 3, 2, 1]);
+        assert_eq!(
+            frame(7, 0x01020304, 0x05060708),
+            [5, 7, 0, 0, 0, 4, 3, 2, 1, 8, 7, 6, 5]
+        );
         assert_eq!(hide_cursor(), [6, 0, 0, 0, 0, 0, 0, 0, 0]);
         let mut m = vec![9, 9];
         image_header(&mut m, 1, 2, 3, 4, CODEC_JPEG);
