@@ -1,9 +1,10 @@
 //! A SPICE session over TCP: links the main channel, learns the session id
 //! and channel list, links display, inputs and cursor, and runs one task per
 //! channel that answers the base messages and applies the rest to the
-//! shared display and cursor state.
+//! shared display and cursor state. The guest agent's part of the main
+//! channel is in `client/agent.rs`, the connection settings in
+//! `client/config.rs`.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -11,8 +12,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
+use crate::agent::Agent;
 use crate::cursor::Cursor;
-use crate::display::{CacheConfig, Display, Dumper, Stats};
+use crate::display::{Display, Dumper, Stats};
 use crate::framing::{read_message, write_message, AckState, BaseAction, Message};
 use crate::image::Image;
 use crate::inputs::{self, Button, Motion, MotionThrottle};
@@ -20,77 +22,14 @@ use crate::keymap::{self, Scancode};
 use crate::link::{caps, handshake, LinkRequest};
 use crate::msg::main::MainMessage;
 use crate::msg::{self, InputsMessage, ServerMessage};
-use crate::proto::{channel, display_cap, display_msgc, main_msgc, mouse_mode};
+use crate::proto::{channel, display_cap, display_msgc, main_cap, main_msgc, mouse_mode};
 use crate::wire::Writer;
 use crate::{Error, Result};
 
-/// The image compression the client asks the server to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Compression {
-    Off,
-    Lz,
-    Glz,
-    Quic,
-    /// Let the server choose per image (GLZ or LZ, QUIC for photos).
-    Auto,
-}
+mod agent;
+mod config;
 
-impl Compression {
-    /// The SpiceImageCompression value of PREFERRED_COMPRESSION.
-    fn wire(self) -> u8 {
-        match self {
-            Compression::Off => 1,
-            Compression::Auto => 2,
-            Compression::Quic => 4,
-            Compression::Glz => 5,
-            Compression::Lz => 6,
-        }
-    }
-}
-
-impl std::str::FromStr for Compression {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "off" => Compression::Off,
-            "lz" => Compression::Lz,
-            "glz" => Compression::Glz,
-            "quic" => Compression::Quic,
-            "auto" => Compression::Auto,
-            _ => return Err(Error::malformed("compression", format!("{s:?}"))),
-        })
-    }
-}
-
-/// How to connect.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// The SPICE password; empty when ticketing is disabled.
-    pub password: String,
-    pub compression: Compression,
-    pub cache: CacheConfig,
-    /// Where to write compressed image payloads (see [`Dumper`]); `None`
-    /// falls back to `OPENCLOUD_SPICE_DUMP`.
-    pub dump_dir: Option<PathBuf>,
-    /// Limit for TCP connect plus link of each channel.
-    pub link_timeout: Duration,
-    /// Pause between key events when typing text, so the guest's keyboard
-    /// buffer never overflows.
-    pub key_delay: Duration,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            password: String::new(),
-            compression: Compression::Auto,
-            cache: CacheConfig::default(),
-            dump_dir: None,
-            link_timeout: Duration::from_secs(10),
-            key_delay: Duration::from_millis(10),
-        }
-    }
-}
+pub use config::{Compression, Config};
 
 type SharedWriter = Arc<tokio::sync::Mutex<OwnedWriteHalf>>;
 
@@ -100,8 +39,10 @@ struct Shared {
     display: Mutex<Display>,
     cursor: Mutex<Cursor>,
     state: Mutex<State>,
-    /// Bumped after every display or cursor change, and when a channel
-    /// fails, so consumers wake up instead of polling.
+    agent: Mutex<Agent>,
+    /// Bumped after every display or cursor change, every guest agent
+    /// event, and when a channel fails, so consumers wake up instead of
+    /// polling.
     changes: tokio::sync::watch::Sender<u64>,
 }
 
@@ -217,13 +158,14 @@ impl Session {
             connection_id: 0,
             channel_type: channel::MAIN,
             channel_id: 0,
-            channel_caps: Vec::new(),
+            channel_caps: caps(&[main_cap::AGENT_CONNECTED_TOKENS]),
         };
         let (mut main_r, main_w) = link(addr, main_req, &cfg).await?;
         let main_w: SharedWriter = Arc::new(tokio::sync::Mutex::new(main_w));
         let mut ack = AckState::default();
         let mut init = None;
         let mut channels = None;
+        let mut agent_state = Agent::new();
         // Until CHANNELS_LIST arrives the main channel is driven here;
         // afterwards its task takes over.
         let setup = async {
@@ -233,13 +175,19 @@ impl Session {
                     continue;
                 };
                 match msg::main::parse(msg.msg_type, &msg.body) {
-                    Ok(MainMessage::Init(i)) => {
-                        init = Some(i);
-                        let mut w = main_w.lock().await;
-                        write_message(&mut *w, main_msgc::ATTACH_CHANNELS, &[]).await?;
-                    }
                     Ok(MainMessage::ChannelsList(l)) => channels = Some(l),
-                    Ok(_) | Err(Error::Unsupported { .. }) => {}
+                    Ok(m) => {
+                        // MAIN_INIT says whether a guest agent is connected,
+                        // and agent messages may come before CHANNELS_LIST.
+                        let out = agent_state.on_main(&m);
+                        let mut w = main_w.lock().await;
+                        agent::send_all(&mut w, &out.send).await?;
+                        if let MainMessage::Init(i) = m {
+                            init = Some(i);
+                            write_message(&mut *w, main_msgc::ATTACH_CHANNELS, &[]).await?;
+                        }
+                    }
+                    Err(Error::Unsupported { .. }) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -269,6 +217,7 @@ impl Session {
                 bytes_received: 0,
                 failure: None,
             }),
+            agent: Mutex::new(agent_state),
             changes: tokio::sync::watch::Sender::new(0),
         });
         let mut session = Session {
@@ -547,6 +496,12 @@ async fn run_channel(
             }
             Err(e) => return Err(e),
         };
+        if let ServerMessage::Main(m) = &parsed {
+            if Agent::concerns(m) {
+                agent::on_main(shared, &w, m).await?;
+                continue;
+            }
+        }
         let visible = matches!(parsed, ServerMessage::Display(_) | ServerMessage::Cursor(_));
         let reply = apply(parsed, shared)?;
         if visible {

@@ -52,6 +52,9 @@ pub enum Error {
     /// The connection closed, or a channel task ended.
     #[error("connection closed: {0}")]
     Closed(String),
+    /// The guest agent is not connected, or does not offer what was asked.
+    #[error("guest agent unavailable: {0}")]
+    AgentUnavailable(&'static str),
     /// A text or key name has no scancode.
     #[error("no scancode for {0}")]
     UnknownKey(String),

@@ -18,6 +18,14 @@ pub mod common_cap {
     pub const MINI_HEADER: u32 = 3;
 }
 
+/// Main channel capability bits.
+pub mod main_cap {
+    /// The server announces a connecting agent with AGENT_CONNECTED_TOKENS,
+    /// which carries the client's fresh token count, instead of
+    /// AGENT_CONNECTED.
+    pub const AGENT_CONNECTED_TOKENS: u32 = 2;
+}
+
 /// Display channel capability bits.
 pub mod display_cap {
     pub const PREF_COMPRESSION: u32 = 6;
@@ -59,6 +67,11 @@ pub mod main_msg {
 pub mod main_msgc {
     pub const ATTACH_CHANNELS: u16 = 104;
     pub const MOUSE_MODE_REQUEST: u16 = 105;
+    /// u32: how many AGENT_DATA messages the server may send us.
+    pub const AGENT_START: u16 = 106;
+    pub const AGENT_DATA: u16 = 107;
+    /// u32: more AGENT_DATA messages the server may send us.
+    pub const AGENT_TOKEN: u16 = 108;
 }
 
 pub mod display_msg {
@@ -108,6 +121,75 @@ pub mod cursor_msg {
     pub const TRAIL: u16 = 106;
     pub const INVAL_ONE: u16 = 107;
     pub const INVAL_ALL: u16 = 108;
+}
+
+/// The guest agent protocol of spice-protocol's `spice/vd_agent.h`, carried
+/// in the main channel's AGENT_DATA messages.
+pub mod vd_agent {
+    /// The `protocol` field of every VDAgentMessage.
+    pub const PROTOCOL: u32 = 1;
+    /// The most bytes one AGENT_DATA body may hold, in both directions; the
+    /// server refuses (and disconnects) a client that sends more.
+    pub const MAX_DATA_SIZE: usize = 2048;
+
+    /// VDAgentMessage types.
+    pub mod msg {
+        pub const MOUSE_STATE: u32 = 1;
+        pub const MONITORS_CONFIG: u32 = 2;
+        pub const REPLY: u32 = 3;
+        pub const CLIPBOARD: u32 = 4;
+        pub const DISPLAY_CONFIG: u32 = 5;
+        pub const ANNOUNCE_CAPABILITIES: u32 = 6;
+        pub const CLIPBOARD_GRAB: u32 = 7;
+        pub const CLIPBOARD_REQUEST: u32 = 8;
+        pub const CLIPBOARD_RELEASE: u32 = 9;
+        pub const FILE_XFER_START: u32 = 10;
+        pub const FILE_XFER_STATUS: u32 = 11;
+        pub const FILE_XFER_DATA: u32 = 12;
+        pub const CLIENT_DISCONNECTED: u32 = 13;
+        pub const MAX_CLIPBOARD: u32 = 14;
+        pub const AUDIO_VOLUME_SYNC: u32 = 15;
+        pub const GRAPHICS_DEVICE_INFO: u32 = 16;
+    }
+
+    /// Capability bits of ANNOUNCE_CAPABILITIES.
+    pub mod cap {
+        pub const MOUSE_STATE: u32 = 0;
+        pub const MONITORS_CONFIG: u32 = 1;
+        pub const REPLY: u32 = 2;
+        pub const CLIPBOARD: u32 = 3;
+        pub const DISPLAY_CONFIG: u32 = 4;
+        pub const CLIPBOARD_BY_DEMAND: u32 = 5;
+        pub const CLIPBOARD_SELECTION: u32 = 6;
+        pub const SPARSE_MONITORS_CONFIG: u32 = 7;
+        pub const GUEST_LINEEND_LF: u32 = 8;
+        pub const GUEST_LINEEND_CRLF: u32 = 9;
+        pub const MAX_CLIPBOARD: u32 = 10;
+        pub const AUDIO_VOLUME_SYNC: u32 = 11;
+        pub const MONITORS_CONFIG_POSITION: u32 = 12;
+        pub const FILE_XFER_DISABLED: u32 = 13;
+        pub const FILE_XFER_DETAILED_ERRORS: u32 = 14;
+        pub const GRAPHICS_DEVICE_INFO: u32 = 15;
+        pub const CLIPBOARD_NO_RELEASE_ON_REGRAB: u32 = 16;
+        pub const CLIPBOARD_GRAB_SERIAL: u32 = 17;
+    }
+
+    /// Clipboard data types.
+    pub mod clipboard {
+        pub const NONE: u32 = 0;
+        pub const UTF8_TEXT: u32 = 1;
+        pub const IMAGE_PNG: u32 = 2;
+    }
+
+    /// Clipboard selections (the first byte of the selection prefix).
+    pub mod selection {
+        pub const CLIPBOARD: u8 = 0;
+        pub const PRIMARY: u8 = 1;
+        pub const SECONDARY: u8 = 2;
+    }
+
+    /// The `error` field of VDAgentReply.
+    pub const REPLY_SUCCESS: u32 = 1;
 }
 
 /// Mouse modes (a flag set in MOUSE_MODE, a single value in requests).
