@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tokio::io::BufReader;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -15,7 +16,7 @@ use tokio::task::JoinHandle;
 use crate::agent::Agent;
 use crate::cursor::Cursor;
 use crate::display::{Display, Dumper, Stats};
-use crate::framing::{read_message, write_message, AckState, BaseAction, Message};
+use crate::framing::{parse_header, read_message, write_message, AckState, BaseAction, Message};
 use crate::image::Image;
 use crate::inputs::{self, Button, Motion, MotionThrottle};
 use crate::keymap::{self, Scancode};
@@ -56,6 +57,9 @@ struct State {
     pointer: (u32, u32),
     throttle: MotionThrottle,
     last_display_change: Instant,
+    /// When display changes were last announced on `changes`: the end of
+    /// the latest burst.
+    announced_at: Instant,
     /// When the oldest display or cursor message not yet consumed by
     /// [`Session::take_pending_since`] arrived: the start of a frame's
     /// latency.
@@ -213,6 +217,7 @@ impl Session {
                 pointer: (0, 0),
                 throttle: MotionThrottle::default(),
                 last_display_change: Instant::now(),
+                announced_at: Instant::now(),
                 pending_since: None,
                 bytes_received: 0,
                 failure: None,
@@ -304,8 +309,10 @@ impl Session {
         self.with_display(|d| d.stats().clone())
     }
 
-    /// A receiver that is marked changed after every display or cursor
-    /// change and when a channel fails.
+    /// A receiver that is marked changed after display or cursor changes,
+    /// agent events and when a channel fails. Display changes are announced
+    /// once the channel has applied everything that had arrived, so a burst
+    /// of drawing messages wakes a consumer once, at its end.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.shared.changes.subscribe()
     }
@@ -318,6 +325,12 @@ impl Session {
     /// When the last display message arrived.
     pub fn last_display_change(&self) -> Instant {
         lock(&self.shared.state).last_display_change
+    }
+
+    /// When display changes were last announced to [`Session::subscribe`]
+    /// receivers: the end of the latest burst of drawing messages.
+    pub fn last_announced(&self) -> Instant {
+        lock(&self.shared.state).announced_at
     }
 
     /// When the oldest change not yet taken arrived, and forgets it: a
@@ -475,12 +488,26 @@ fn motion_msg(m: Motion, buttons: u16) -> (u16, Vec<u8>) {
 /// One channel's receive loop.
 async fn run_channel(
     kind: u8,
-    mut r: OwnedReadHalf,
+    r: OwnedReadHalf,
     w: SharedWriter,
     mut ack: AckState,
     shared: &Shared,
 ) -> Result<()> {
+    // Buffered: QEMU sends a screen update as hundreds of small messages in
+    // one burst, and reading each with its own syscalls cost more than
+    // decoding it.
+    let mut r = BufReader::with_capacity(READ_BUFFER, r);
+    // Display and cursor changes read but not yet announced to consumers.
+    let mut unannounced = false;
     loop {
+        if unannounced && !holds_a_message(r.buffer()) {
+            // Everything that arrived so far is applied: this is the end of
+            // the server's burst as far as anyone can tell, and the moment
+            // to wake consumers (once, not once per message).
+            unannounced = false;
+            lock(&shared.state).announced_at = Instant::now();
+            shared.changes.send_modify(|g| *g += 1);
+        }
         let msg = read_message(&mut r).await?;
         let received = Instant::now();
         lock(&shared.state).bytes_received += msg.body.len() as u64 + 6;
@@ -506,12 +533,28 @@ async fn run_channel(
         let reply = apply(parsed, shared)?;
         if visible {
             lock(&shared.state).pending_since.get_or_insert(received);
-            shared.changes.send_modify(|g| *g += 1);
+            unannounced = true;
         }
         if let Some((t, body)) = reply {
             let mut w = w.lock().await;
             write_message(&mut *w, t, &body).await?;
         }
+    }
+}
+
+/// Read buffer per channel.
+const READ_BUFFER: usize = 64 << 10;
+
+/// Whether `buf` starts with a whole message, so that reading it needs no
+/// wait for the network.
+fn holds_a_message(buf: &[u8]) -> bool {
+    let Some(header) = buf.get(..6).and_then(|h| <&[u8; 6]>::try_from(h).ok()) else {
+        return false;
+    };
+    match parse_header(header) {
+        Ok((_, size)) => buf.len() - 6 >= size as usize,
+        // A bad header fails the next read at once.
+        Err(_) => true,
     }
 }
 
