@@ -99,7 +99,8 @@
 
     const v = {
       connected: false, frames: 0, lastSeq: null, canvas: canvas, state: 'connecting', error: null,
-      bytes: 0, nodeLatencyUs: null, mouseMode: null, agent: false, stop: stop
+      bytes: 0, nodeLatencyUs: null, mouseMode: null, agent: false, agentResize: false,
+      agentClipboard: false, clipboard: null, stop: stop
     };
     window.ocViewer = v;
 
@@ -253,8 +254,15 @@
         token = null;   // used up
         v.mouseMode = m.mouse || null;
         v.agent = !!m.agent;
+        v.agentResize = v.agentClipboard = false;
       } else if (m.kind === 'mouse') {
         v.mouseMode = m.mode;
+      } else if (m.kind === 'agent') {
+        v.agent = !!m.connected;
+        v.agentResize = !!m.resize;
+        v.agentClipboard = !!m.clipboard;
+        // A guest that can follow the window gets its size at once.
+        if (v.agentResize) requestResize();
       } else if (m.kind === 'error') {
         v.error = String(m.message);
         if (m.retry === false) {
@@ -263,6 +271,7 @@
         }
         showVeil(v.error);
       } else if (m.kind === 'clipboard' && typeof m.text === 'string') {
+        v.clipboard = m.text;
         // Needs focus and permission; without them the guest's copy simply
         // doesn't reach the local clipboard.
         try {
@@ -407,14 +416,17 @@
       if (resizeTimer) clearTimeout(resizeTimer);
       resizeTimer = setTimeout(function () {
         resizeTimer = null;
-        const dpr = window.devicePixelRatio || 1;
-        send({
-          t: 'resize',
-          w: Math.round(container.clientWidth * dpr),
-          h: Math.round(container.clientHeight * dpr)
-        });
+        if (v.agentResize) requestResize();
       }, RESIZE_DEBOUNCE_MS);
     });
+
+    // Asks the guest for the window's size in device pixels, so that the
+    // canvas maps one to one onto the screen.
+    function requestResize() {
+      const dpr = window.devicePixelRatio || 1;
+      const w = Math.round(container.clientWidth * dpr), h = Math.round(container.clientHeight * dpr);
+      if (w > 0 && h > 0) send({ t: 'resize', w: w, h: h });
+    }
 
     function stop() {
       stopped = true;

@@ -111,7 +111,8 @@ impl Held {
 pub enum Effect {
     None,
     Ack(u32),
-    /// Agent-only requests this node cannot serve yet.
+    /// A request the VM cannot serve (no guest agent, or one without the
+    /// feature): the page is told.
     Unsupported(&'static str),
 }
 
@@ -171,17 +172,40 @@ pub async fn apply(
                 spice.mouse_release(b).await?;
             }
         }
-        ClientMessage::Resize { .. } => {
-            return Ok(Effect::Unsupported("resizing needs the SPICE guest agent"))
+        ClientMessage::Resize { w, h } => {
+            if !spice.supports_monitors_config() {
+                return Ok(Effect::Unsupported(
+                    "resizing needs the SPICE guest agent in the VM",
+                ));
+            }
+            return agent_effect(spice.request_resize(w, h).await);
         }
-        ClientMessage::Clipboard { .. } => {
-            return Ok(Effect::Unsupported(
-                "clipboard sharing needs the SPICE guest agent",
-            ))
+        ClientMessage::Clipboard { text } => {
+            if !spice.supports_clipboard() {
+                return Ok(Effect::Unsupported(
+                    "clipboard sharing needs the SPICE guest agent in the VM",
+                ));
+            }
+            return agent_effect(spice.set_clipboard_text(&text).await);
         }
         ClientMessage::Unknown => {}
     }
     Ok(Effect::None)
+}
+
+/// An agent request's outcome: the agent going away or refusing a size is
+/// the page's business (a notice), not the end of the session; only the
+/// SPICE connection failing is.
+fn agent_effect(r: opencloud_spice::Result<()>) -> opencloud_spice::Result<Effect> {
+    match r {
+        Ok(()) => Ok(Effect::None),
+        Err(opencloud_spice::Error::AgentUnavailable(why)) => Ok(Effect::Unsupported(why)),
+        Err(e @ opencloud_spice::Error::Malformed { .. }) => {
+            tracing::debug!("viewer: agent request refused: {e}");
+            Ok(Effect::None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 pub mod encode;
 mod input;
 pub mod metrics;
+mod pacing;
 mod passthrough;
 pub mod routes;
 pub mod serve;
@@ -45,15 +46,24 @@ pub struct ViewerConfig {
     pub connect_timeout: Duration,
     /// Websocket pings; a browser silent for three periods is dropped.
     pub ping_every: Duration,
-    /// A burst of display messages ends when none came for this long...
-    pub coalesce_quiet: Duration,
-    /// ...or when its first message has waited this long.
-    pub coalesce_max: Duration,
-    /// Frames are at least this far apart. Off by default: on the scrolling
-    /// text benchmark a 16 ms floor halved the frames but saved only a tenth
-    /// of the CPU (decoding SPICE costs per message, not per frame) and
-    /// added 10 ms of latency.
+    /// Frames are at least this far apart while the screen changes now and
+    /// then (typing, clicking). Zero: a change leaves as soon as the SPICE
+    /// client has read everything that arrived with it (the end of the
+    /// VM's redraw burst), so a key's echo is never held back.
     pub min_frame_interval: Duration,
+    /// Frames are at least this far apart once the screen has changed
+    /// without a pause for `busy_after` (a scrolling log, a video). Every
+    /// frame costs a diff and an image per changed region, and QEMU redraws
+    /// every 30 ms: merging a few redraws per frame is what keeps a busy
+    /// screen cheap. 50 ms (20 frames a second) merges about two.
+    pub busy_frame_interval: Duration,
+    /// How long the screen must keep changing before `busy_frame_interval`
+    /// applies.
+    pub busy_after: Duration,
+    /// A pause in changes at least this long ends a busy spell. Two QEMU
+    /// refreshes: a scrolling screen changes at every refresh, a typist
+    /// pauses longer between keys.
+    pub busy_pause: Duration,
     /// How long a page may keep reconnecting with its resume key.
     pub grant_ttl_s: u64,
     /// Debian's spice-html5, served at `/spice-html5/` for passthrough
@@ -69,9 +79,10 @@ impl Default for ViewerConfig {
             compression: Compression::Lz,
             connect_timeout: Duration::from_secs(10),
             ping_every: Duration::from_secs(15),
-            coalesce_quiet: Duration::from_millis(1),
-            coalesce_max: Duration::from_millis(8),
             min_frame_interval: Duration::ZERO,
+            busy_frame_interval: Duration::from_millis(50),
+            busy_after: Duration::from_millis(250),
+            busy_pause: Duration::from_millis(60),
             grant_ttl_s: 8 * 3600,
             spice_html5_dir: Some("/usr/share/spice-html5".into()),
             encoder: encode::EncoderConfig::default(),

@@ -23,6 +23,7 @@ use serde_json::json;
 use super::encode::{Encoded, Encoder};
 use super::input::{self, ClientMessage, Effect, Held};
 use super::metrics::ViewerHandle;
+use super::pacing::Pacing;
 use super::{wire, Target, ViewerConfig};
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -121,6 +122,10 @@ pub async fn run(
         metrics,
         cfg,
         out: Vec::new(),
+        window_opened: Instant::now(),
+        // The hello said no agent.
+        agent: AgentOffer::default(),
+        clipboard_seen: 0,
     };
     let end = v.serve(stream).await;
     let _ = v.held.release_all(&v.spice).await;
@@ -156,6 +161,20 @@ struct Viewer {
     metrics: ViewerHandle,
     cfg: Arc<ViewerConfig>,
     out: Vec<Encoded>,
+    /// When the browser last acknowledged its way out of a full window.
+    window_opened: Instant,
+    /// What the page was last told of the guest agent.
+    agent: AgentOffer,
+    /// The guest clipboard generation the page has.
+    clipboard_seen: u64,
+}
+
+/// What the guest agent offers, as the page is told.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct AgentOffer {
+    connected: bool,
+    resize: bool,
+    clipboard: bool,
 }
 
 impl Viewer {
@@ -172,19 +191,23 @@ impl Viewer {
     async fn serve(&mut self, mut stream: SplitStream<WebSocket>) -> Result<(), SessionEnd> {
         let mut changes = self.spice.subscribe();
         let mut dirty = true;
-        let mut last_frame = Instant::now() - self.cfg.min_frame_interval;
+        let mut pacing = Pacing::default();
         let mut last_heard = Instant::now();
         let mut ping = tokio::time::interval(self.cfg.ping_every);
         loop {
             if let Some(f) = self.spice.failure() {
                 return Err(SessionEnd::Spice(f));
             }
-            self.sync_cursor_and_mouse().await?;
+            self.sync_state().await?;
+            let now = Instant::now();
             let frame_at =
-                (dirty && self.in_flight() < self.cfg.window).then(|| self.frame_due(last_frame));
-            if frame_at.is_some_and(|at| at <= Instant::now()) {
-                self.frame().await?;
-                last_frame = Instant::now();
+                (dirty && self.in_flight() < self.cfg.window).then(|| pacing.due(&self.cfg, now));
+            if frame_at.is_some_and(|at| at <= now) {
+                // Seen before the pull: a change that lands after it wakes
+                // the loop again.
+                changes.borrow_and_update();
+                self.frame(frame_at.unwrap_or(now)).await?;
+                pacing.sent(&self.cfg, Instant::now());
                 dirty = false;
                 continue;
             }
@@ -211,7 +234,10 @@ impl Viewer {
                         Some(Ok(_)) => {}
                     }
                 }
-                r = changes.changed() => {
+                // Once a frame is pending, more changes only join it: the
+                // loop sleeps until the frame is due instead of waking for
+                // every SPICE message of a busy screen.
+                r = changes.changed(), if !dirty => {
                     if r.is_err() {
                         return Err(SessionEnd::Spice("session dropped".into()));
                     }
@@ -249,6 +275,9 @@ impl Viewer {
                 // Acks are cumulative; one for a frame never sent is a
                 // broken or hostile page and is ignored.
                 if seq.wrapping_sub(self.acked) <= self.in_flight() {
+                    if self.in_flight() >= self.cfg.window {
+                        self.window_opened = Instant::now();
+                    }
                     self.acked = seq;
                     self.metrics.unacknowledged(self.in_flight());
                 }
@@ -260,24 +289,6 @@ impl Viewer {
             Effect::None => {}
         }
         Ok(())
-    }
-
-    /// When the pending changes should go out as a frame. A VM redraws in
-    /// bursts: QEMU sends one screen update as many messages (a column of
-    /// the screen each) within a few milliseconds, and encoding each as its
-    /// own frame would cost a diff and an image per column. So a frame waits
-    /// until the burst pauses for `coalesce_quiet` (or its first message
-    /// has waited `coalesce_max`), and frames are at least
-    /// `min_frame_interval` apart. The first change after a quiet spell (a
-    /// key's echo) therefore leaves as soon as its burst ends.
-    fn frame_due(&self, last_frame: Instant) -> Instant {
-        let newest = self.spice.last_display_change();
-        let burst_end = newest + self.cfg.coalesce_quiet;
-        let due = match self.spice.pending_since() {
-            Some(oldest) => burst_end.min(oldest + self.cfg.coalesce_max),
-            None => burst_end,
-        };
-        due.max(last_frame + self.cfg.min_frame_interval)
     }
 
     /// Copies what changed into the viewer's framebuffer; returns the dirty
@@ -310,15 +321,20 @@ impl Viewer {
         })
     }
 
-    async fn frame(&mut self) -> Result<(), SessionEnd> {
-        let newest = self.spice.last_display_change();
+    /// Sends a frame of what changed. `due` is when pacing allowed it.
+    async fn frame(&mut self, due: Instant) -> Result<(), SessionEnd> {
+        // The node's own share of the latency starts once the frame could
+        // go: its changes announced, pacing passed, the browser's window
+        // open. Waking up late and encoding count; merging on purpose and
+        // waiting for the browser do not.
+        let ready = due.max(self.spice.last_announced()).max(self.window_opened);
         let Some(dirty) = self.pull() else {
             return Ok(());
         };
         let since = self
             .spice
             .take_pending_since()
-            .map(|oldest| (oldest, newest.max(oldest)));
+            .map(|oldest| (oldest, ready.max(oldest)));
         let mut out = std::mem::take(&mut self.out);
         let res = self.encoder.encode(
             &self.fb,
@@ -347,7 +363,8 @@ impl Viewer {
     }
 
     /// Sends encoded messages and the FRAME that closes them; `since` is
-    /// when the oldest and the newest SPICE message in the frame arrived.
+    /// when the oldest SPICE message in the frame arrived and when the
+    /// frame was ready to go (see `frame`).
     async fn flush(
         &mut self,
         mut out: Vec<Encoded>,
@@ -383,8 +400,9 @@ impl Viewer {
         Ok(())
     }
 
-    /// Sends the cursor shape when it changed, and the mouse mode.
-    async fn sync_cursor_and_mouse(&mut self) -> Result<(), SessionEnd> {
+    /// Sends the cursor shape when it changed, the mouse mode and the
+    /// agent's state.
+    async fn sync_state(&mut self) -> Result<(), SessionEnd> {
         let now = self.spice.with_cursor(|c| (c.image.clone(), c.visible));
         let same = match (&self.cursor, &now) {
             (Some((Some(a), va)), (Some(b), vb)) => Arc::ptr_eq(a, b) && va == vb,
@@ -410,6 +428,34 @@ impl Viewer {
             self.mouse = Some(mode);
             let body = wire::control(&json!({"kind": "mouse", "mode": mouse_name(mode)}));
             self.send("control", body).await?;
+        }
+        self.sync_agent().await
+    }
+
+    /// Tells the page what the guest agent offers when that changes, and
+    /// hands it what the guest copied.
+    async fn sync_agent(&mut self) -> Result<(), SessionEnd> {
+        let agent = AgentOffer {
+            connected: self.spice.agent_connected(),
+            resize: self.spice.supports_monitors_config(),
+            clipboard: self.spice.supports_clipboard(),
+        };
+        if self.agent != agent {
+            self.agent = agent;
+            let body = wire::control(&json!({
+                "kind": "agent",
+                "connected": agent.connected,
+                "resize": agent.resize,
+                "clipboard": agent.clipboard,
+            }));
+            self.send("control", body).await?;
+        }
+        if self.spice.guest_clipboard_generation() != self.clipboard_seen {
+            if let Some((generation, text)) = self.spice.guest_clipboard() {
+                self.clipboard_seen = generation;
+                let body = wire::control(&json!({"kind": "clipboard", "text": text}));
+                self.send("control", body).await?;
+            }
         }
         Ok(())
     }
