@@ -187,8 +187,13 @@ impl Session {
                         let mut w = main_w.lock().await;
                         agent::send_all(&mut w, &out.send).await?;
                         if let MainMessage::Init(i) = m {
+                            let modes =
+                                (i.supported_mouse_modes as u16, i.current_mouse_mode as u16);
                             init = Some(i);
                             write_message(&mut *w, main_msgc::ATTACH_CHANNELS, &[]).await?;
+                            if let Some(req) = client_mouse_request(modes.0, modes.1) {
+                                write_message(&mut *w, req.0, &req.1).await?;
+                            }
                         }
                     }
                     Err(Error::Unsupported { .. }) => {}
@@ -542,6 +547,21 @@ async fn run_channel(
     }
 }
 
+/// The request for client (absolute) mouse mode when the server offers it
+/// and is not in it, as spice-gtk does: the pointer then goes where the
+/// user points instead of being moved by differences, and no pointer lock
+/// is needed. The server offers it once a guest agent (or a tablet) can
+/// place the pointer; a refused request draws no answer, so this cannot
+/// loop.
+fn client_mouse_request(supported: u16, current: u16) -> Option<(u16, Vec<u8>)> {
+    (supported & mouse_mode::CLIENT != 0 && current != mouse_mode::CLIENT).then(|| {
+        (
+            main_msgc::MOUSE_MODE_REQUEST,
+            mouse_mode::CLIENT.to_le_bytes().to_vec(),
+        )
+    })
+}
+
 /// Read buffer per channel.
 const READ_BUFFER: usize = 64 << 10;
 
@@ -576,6 +596,7 @@ fn apply(msg: ServerMessage<'_>, shared: &Shared) -> Result<Option<(u16, Vec<u8>
             let mut st = lock(&shared.state);
             st.supported_mouse_modes = supported;
             st.mouse_mode = current;
+            return Ok(client_mouse_request(supported, current));
         }
         ServerMessage::Main(MainMessage::Init(i)) => {
             lock(&shared.state).session_id = i.session_id;
