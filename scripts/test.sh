@@ -4,6 +4,8 @@
 #   - Debian packages listed in scripts/apt-packages.txt (QEMU, etcd, ...);
 #   - the browser tests' npm packages (tests/browser/package-lock.json);
 #   - the test guest (kernel + busybox initramfs), built by scripts/build-guest.sh;
+#   - the desktop guest (kernel + Xorg and Debian's SPICE agent in an
+#     initramfs), built by scripts/build-desktop-guest.sh;
 # then builds the workspace once, checks formatting and lints, and runs every
 # test (unit and end-to-end) in parallel where they don't share resources.
 #
@@ -52,8 +54,9 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
-# 3. The test guest.
+# 3. The test guests.
 scripts/build-guest.sh
+scripts/build-desktop-guest.sh
 
 # 4. Build once, then lint and test.
 say "checking formatting"

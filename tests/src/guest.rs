@@ -44,7 +44,7 @@ pub struct Screen {
     pub pixels: Vec<u32>,
 }
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     // CARGO_MANIFEST_DIR is <repo>/tests.
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -88,12 +88,12 @@ pub fn ensure_guest_image() -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").context("binding a free port")?;
     Ok(l.local_addr()?.port())
 }
 
-fn accel() -> Result<&'static str> {
+pub(crate) fn accel() -> Result<&'static str> {
     match std::env::var("OPENCLOUD_TEST_ACCEL").as_deref() {
         Err(_) | Ok("") | Ok("tcg") => Ok("tcg"),
         Ok("kvm") => Ok("kvm"),
@@ -204,36 +204,7 @@ impl Guest {
 
     /// Runs one QMP command and returns its `return` value.
     pub async fn qmp(&self, command: Value) -> Result<Value> {
-        let stream = UnixStream::connect(self.dir.path().join("qmp"))
-            .await
-            .context("connecting to QMP")?;
-        let (r, mut w) = stream.into_split();
-        let mut lines = BufReader::new(r).lines();
-        lines
-            .next_line()
-            .await?
-            .ok_or_else(|| anyhow!("QMP closed"))?;
-        for cmd in [json!({"execute": "qmp_capabilities"}), command] {
-            w.write_all(format!("{cmd}\n").as_bytes()).await?;
-            loop {
-                let line = lines
-                    .next_line()
-                    .await?
-                    .ok_or_else(|| anyhow!("QMP closed"))?;
-                let v: Value = serde_json::from_str(&line)?;
-                if let Some(e) = v.get("error") {
-                    bail!("QMP {cmd}: {e}");
-                }
-                if let Some(ret) = v.get("return") {
-                    if cmd["execute"] != "qmp_capabilities" {
-                        return Ok(ret.clone());
-                    }
-                    break;
-                }
-                // Anything else is an asynchronous event.
-            }
-        }
-        bail!("QMP gave no answer")
+        qmp_at(&self.dir.path().join("qmp"), command).await
     }
 
     /// Types `text` with QEMU's `sendkey` (US layout), independently of any
@@ -307,6 +278,41 @@ pub fn primary_screen(session: &opencloud_spice::Session) -> Result<Screen> {
         height: img.height,
         pixels: img.pixels,
     })
+}
+
+/// Runs one QMP command on the QMP socket at `socket` and returns its
+/// `return` value.
+pub(crate) async fn qmp_at(socket: &Path, command: Value) -> Result<Value> {
+    let stream = UnixStream::connect(socket)
+        .await
+        .context("connecting to QMP")?;
+    let (r, mut w) = stream.into_split();
+    let mut lines = BufReader::new(r).lines();
+    lines
+        .next_line()
+        .await?
+        .ok_or_else(|| anyhow!("QMP closed"))?;
+    for cmd in [json!({"execute": "qmp_capabilities"}), command] {
+        w.write_all(format!("{cmd}\n").as_bytes()).await?;
+        loop {
+            let line = lines
+                .next_line()
+                .await?
+                .ok_or_else(|| anyhow!("QMP closed"))?;
+            let v: Value = serde_json::from_str(&line)?;
+            if let Some(e) = v.get("error") {
+                bail!("QMP {cmd}: {e}");
+            }
+            if let Some(ret) = v.get("return") {
+                if cmd["execute"] != "qmp_capabilities" {
+                    return Ok(ret.clone());
+                }
+                break;
+            }
+            // Anything else is an asynchronous event.
+        }
+    }
+    bail!("QMP gave no answer")
 }
 
 /// Parses a binary PPM (P6, maxval 255).

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod cluster_cli;
 pub mod cluster_options;
 pub mod cluster_wait;
+pub mod desktop_guest;
 pub mod doc_section;
 pub mod guest;
 pub mod proxy;

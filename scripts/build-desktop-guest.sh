@@ -1,0 +1,497 @@
+#!/usr/bin/env bash
+# Builds the "desktop guest" used by the SPICE agent tests: a Debian kernel and
+# one initramfs holding a small Debian userland (Xorg with the modesetting
+# driver on the QXL KMS device, Debian's real spice-vdagentd and spice-vdagent,
+# xclip, xrandr, busybox) and an init that starts them and drives test hooks.
+# The guest's hook protocol is documented in tests/src/desktop_guest.rs.
+#
+# Usage: scripts/build-desktop-guest.sh [CACHE_DIR]
+#   CACHE_DIR defaults to $OPENCLOUD_DESKTOP_GUEST_DIR or
+#   <repo>/.cache/desktop-guest.
+# Output: CACHE_DIR/vmlinuz, CACHE_DIR/initrd.img (an uncompressed cpio) and
+# CACHE_DIR/packages.txt (what went in). Nothing is redone when vmlinuz and
+# initrd.img exist already; delete the directory to rebuild.
+#
+# Needs: apt-get with Debian bookworm package lists (it runs `apt-get update`
+# when they are missing, which needs root), dpkg-deb, cpio, xz, flock. Every
+# package comes from the configured Debian mirror through apt-get; nothing
+# else is downloaded. No root is needed otherwise: packages are unpacked with
+# `dpkg-deb -x`, never installed, and nothing is mounted.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:-${OPENCLOUD_DESKTOP_GUEST_DIR:-$repo/.cache/desktop-guest}}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+
+say() { echo "build-desktop-guest: $*"; }
+die() { echo "build-desktop-guest: error: $*" >&2; exit 1; }
+
+built() { [[ -s "$out/vmlinuz" && -s "$out/initrd.img" ]]; }
+if built; then
+    say "$out/vmlinuz and $out/initrd.img already built"
+    exit 0
+fi
+# Tests running in parallel may all find the guest missing: one builds, the
+# others wait for it here and then find it built.
+exec 9>"$out/.build.lock"
+if ! flock -n 9; then
+    say "another build is running in $out; waiting for it"
+    flock 9
+fi
+if built; then
+    say "$out/vmlinuz and $out/initrd.img were built meanwhile"
+    exit 0
+fi
+start_time=$SECONDS
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# What the guest runs. Recommends are left out; the closure of Depends is
+# resolved by apt itself (below), so alternatives and virtual packages are
+# handled the way apt would install them.
+packages=(
+    xserver-xorg-core  # Xorg and its modesetting driver (the QXL KMS device)
+    spice-vdagent      # spice-vdagentd (daemon) and spice-vdagent (X session agent)
+    xclip              # the test hooks' clipboard access
+    x11-xserver-utils  # xrandr (screen size) and xsetroot (background colour)
+    x11-utils          # xdpyinfo (waits for the X server)
+    busybox-static     # the shell and core tools; static, so no libc surprises
+    libc-bin           # the C.UTF-8 locale, for GTK's text conversions
+)
+
+# Packages in that closure which the guest never runs: package managers,
+# init systems, perl, the C preprocessor (for xrdb), Mesa's DRI drivers and
+# LLVM (the guest disables GLX and glamor and draws in software), icon themes.
+# Leaving them out keeps the initramfs near 110 MB instead of 530. If one of
+# them ever becomes necessary, the library check below fails the build.
+skip_packages=" adduser adwaita-icon-theme cpp cpp-12 dbus dbus-bin dbus-daemon
+    dbus-session-bus-common dbus-system-bus-common dbus-user-session
+    dconf-service debconf dmsetup dpkg gtk-update-icon-cache hicolor-icon-theme
+    init-system-helpers keyboard-configuration libapparmor1 libargon2-1
+    libcryptsetup12 libdevmapper1.02.1 libegl-mesa0 libfdisk1
+    libfile-find-rule-perl libgl1-mesa-dri libglx-mesa0 libicu72 libip4tc2
+    libisl23 libjson-c5 libkmod2 libllvm15 liblocale-gettext-perl libmpc3
+    libmpfr6 libnumber-compare-perl libpam-modules libpam-modules-bin
+    libpam-runtime libpam-systemd libperl5.36 libproc2-0 libseccomp2
+    libsemanage-common libsemanage2 libsepol2 libsystemd-shared
+    libtext-glob-perl libxml2 libz3-4 lsb-base mount passwd perl perl-base
+    perl-modules-5.36 procps shared-mime-info systemd systemd-sysv
+    sysvinit-utils tar udev usrmerge "
+
+# Kernel modules the init loads (their dependencies are added below): the QXL
+# DRM driver (X changes resolution through KMS), virtio PCI and virtio
+# console (the agent's virtio-serial port), uinput (spice-vdagentd's tablet)
+# and evdev.
+modules=(qxl virtio_pci virtio_console uinput evdev)
+
+# 0. Package lists.
+if ! apt-cache show spice-vdagent >/dev/null 2>&1 ||
+    ! apt-cache depends linux-image-amd64 2>/dev/null | grep -q 'Depends: linux-image-[0-9]'; then
+    say "apt-cache does not know the packages; running apt-get update"
+    apt-get update -qq
+fi
+
+# 1. Downloads. apt-get resolves the Depends closure as if it were installing
+# into an empty system (an empty dpkg status file), but only downloads, into
+# a private directory, without locks; nothing on the host changes.
+kernel_pkg="$(apt-cache depends linux-image-amd64 |
+    awk '/Depends: linux-image-[0-9]/ {print $2; exit}')"
+[[ -n "$kernel_pkg" ]] || die "cannot resolve linux-image-amd64"
+mkdir -p "$work/debs/partial" "$work/state"
+: >"$work/state/status"
+apt_opts=(
+    -q -y
+    -o Debug::NoLocking=1
+    -o Dir::State::status="$work/state/status"
+    -o Dir::Cache::archives="$work/debs"
+    -o APT::Install-Recommends=false
+    -o APT::Install-Suggests=false
+)
+# As root, apt drops privileges to _apt for downloads, which cannot write
+# into a mktemp directory; download as root instead.
+[[ "$(id -u)" == 0 ]] && apt_opts+=(-o APT::Sandbox::User=root)
+say "downloading ${packages[*]} and their dependencies"
+apt-get "${apt_opts[@]}" --download-only install "${packages[@]}" >"$work/apt.log" 2>&1 ||
+    { cat "$work/apt.log" >&2; die "apt-get could not download the packages"; }
+say "downloading the kernel, $kernel_pkg"
+(cd "$work" && apt-get "${apt_opts[@]}" download "$kernel_pkg" >>"$work/apt.log" 2>&1) ||
+    { cat "$work/apt.log" >&2; die "apt-get could not download $kernel_pkg"; }
+
+# 2. The root: every downloaded package but the skipped ones, unpacked.
+root="$work/root"
+mkdir -p "$root"
+: >"$work/packages.txt"
+count=0
+for deb in "$work"/debs/*.deb; do
+    name="$(dpkg-deb -f "$deb" Package)"
+    if [[ "$skip_packages" == *" $name "* ]]; then
+        continue
+    fi
+    dpkg-deb -x "$deb" "$root"
+    echo "$name $(dpkg-deb -f "$deb" Version)" >>"$work/packages.txt"
+    count=$((count + 1))
+done
+say "unpacked $count packages"
+# Documentation, translations and icons are never read by the guest.
+rm -rf "$root"/usr/share/{doc,man,info,locale,lintian,bug,icons,perl5} "$root"/usr/include
+
+# Every program the init starts, and the X modules it loads, must find all
+# their libraries in the root. The root's own dynamic loader answers that
+# without running the programs (and without root or a chroot).
+loader="$root/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+libpath="$root/lib/x86_64-linux-gnu:$root/usr/lib/x86_64-linux-gnu"
+for f in usr/lib/xorg/Xorg usr/lib/xorg/modules/drivers/modesetting_drv.so \
+    usr/lib/xorg/modules/libshadow.so usr/bin/xkbcomp \
+    usr/sbin/spice-vdagentd usr/bin/spice-vdagent \
+    usr/bin/xclip usr/bin/xrandr usr/bin/xsetroot usr/bin/xdpyinfo; do
+    [[ -e "$root/$f" ]] || die "the root has no /$f"
+    missing="$("$loader" --library-path "$libpath" --list "$root/$f" 2>&1 | grep 'not found' || true)"
+    [[ -z "$missing" ]] || die "/$f lacks libraries (a skipped package?): $missing"
+done
+
+# busybox provides the shell and the core tools; its applets are linked only
+# where the packages put no program of that name.
+[[ -x "$root/bin/busybox" ]] || die "busybox-static did not provide /bin/busybox"
+for applet in $("$root/bin/busybox" --list); do
+    [[ -e "$root/bin/$applet" || -e "$root/usr/bin/$applet" ||
+        -e "$root/sbin/$applet" || -e "$root/usr/sbin/$applet" ]] ||
+        ln -s busybox "$root/bin/$applet"
+done
+
+# 3. The kernel and its modules.
+say "unpacking $kernel_pkg"
+dpkg-deb -x "$work/$kernel_pkg"_*.deb "$work/kernel"
+kver="$(ls "$work/kernel/lib/modules" | head -n1)"
+[[ -n "$kver" ]] || die "$kernel_pkg holds no modules"
+kmods="$work/kernel/lib/modules/$kver"
+declare -A modfile=() modstate=()
+while IFS= read -r -d '' f; do
+    n="$(basename "$f")"
+    n="${n%%.ko*}"
+    modfile[${n//-/_}]="$f"
+done < <(find "$kmods" \( -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' \) -print0)
+mkdir -p "$root/lib/modules/$kver"
+load_order=()
+# Adds module $1 after the modules it depends on. Debian's modules may be
+# compressed; they are decompressed here because busybox's insmod cannot
+# read compressed modules. Dependencies come from each module's .modinfo
+# ("depends=a,b"), so no depmod is needed.
+add_module() {
+    local name="${1//-/_}" f dst deps dep
+    case "${modstate[$name]:-}" in
+        done) return ;;
+        busy) die "module dependency cycle at $name" ;;
+    esac
+    f="${modfile[$name]:-}"
+    if [[ -z "$f" ]]; then
+        # Built into the kernel: nothing to load.
+        if grep -q "/${name}.ko" "$kmods/modules.builtin" 2>/dev/null ||
+            grep -q "/${name//_/-}.ko" "$kmods/modules.builtin" 2>/dev/null; then
+            modstate[$name]=done
+            return
+        fi
+        die "kernel $kver has no module $name"
+    fi
+    modstate[$name]=busy
+    dst="$root/lib/modules/$kver/$name.ko"
+    case "$f" in
+        *.ko.xz) xz -dc "$f" >"$dst" ;;
+        *.ko.zst) zstd -qdc "$f" >"$dst" || die "decompressing $f needs zstd" ;;
+        *) cp "$f" "$dst" ;;
+    esac
+    deps="$(tr '\0' '\n' <"$dst" | sed -n 's/^depends=//p' | head -n1)"
+    for dep in ${deps//,/ }; do
+        add_module "$dep"
+    done
+    modstate[$name]=done
+    load_order+=("$name")
+}
+for m in "${modules[@]}"; do
+    add_module "$m"
+done
+for m in "${load_order[@]}"; do
+    echo "/lib/modules/$kver/$m.ko"
+done >"$root/etc/opencloud-modules"
+say "kernel $kver; modules in load order: ${load_order[*]}"
+
+# 4. Configuration.
+mkdir -p "$root"/{dev,proc,sys,tmp,run,root,var/log,var/lib/xkb,etc/X11}
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\n' >"$root/etc/group"
+echo desktop-guest >"$root/etc/hostname"
+
+# Xorg: one modesetting screen on the QXL KMS device. No input hotplug (there
+# is no udev daemon; the tests drive the guest through the hooks and SPICE),
+# no GLX or glamor (Mesa is not in the guest), no screen saver or DPMS (a
+# blanked screen would break long tests).
+cat >"$root/etc/X11/xorg.conf" <<'EOF'
+Section "ServerFlags"
+    Option "AutoAddDevices" "false"
+    Option "AutoEnableDevices" "false"
+    Option "AutoAddGPU" "false"
+    Option "DontVTSwitch" "true"
+    Option "BlankTime" "0"
+    Option "StandbyTime" "0"
+    Option "SuspendTime" "0"
+    Option "OffTime" "0"
+EndSection
+Section "Module"
+    Disable "glx"
+EndSection
+Section "Device"
+    Identifier "qxl"
+    Driver "modesetting"
+    Option "kmsdev" "/dev/dri/card0"
+    Option "AccelMethod" "none"
+EndSection
+Section "Screen"
+    Identifier "screen"
+    Device "qxl"
+EndSection
+EOF
+
+# SPICE clients ask for a new monitor layout with VD_AGENT_MONITORS_CONFIG.
+# With the qxl KMS driver in the guest, spice-server hands that message to
+# the QXL device instead of the agent; the kernel driver then offers the
+# requested size as the preferred mode and sends a DRM hotplug uevent. Some
+# program in the session has to apply it: GNOME's mutter does; here this
+# handler, run by busybox's uevent for every kernel uevent, does the same.
+mkdir -p "$root/etc/opencloud"
+cat >"$root/etc/opencloud/drm-hotplug" <<'EOF'
+#!/bin/sh
+[ "$SUBSYSTEM" = drm ] && [ "$HOTPLUG" = 1 ] || exit 0
+export DISPLAY=:0
+# Connected outputs side by side, left to right; the others off.
+args=$(xrandr 2>/dev/null | awk '
+    / connected/ {
+        printf " --output %s --auto", $1
+        if (prev != "") printf " --right-of %s", prev
+        prev = $1
+    }
+    / disconnected/ { printf " --output %s --off", $1 }')
+echo "desktop-guest: drm hotplug: xrandr$args"
+[ -n "$args" ] && xrandr $args
+EOF
+chmod +x "$root/etc/opencloud/drm-hotplug"
+
+# The init: starts everything, reports on ttyS0, takes commands on ttyS1,
+# logs on ttyS2 (also the kernel console). Keep the protocol in sync with
+# tests/src/desktop_guest.rs.
+cat >"$root/init" <<'EOF'
+#!/bin/sh
+# PID 1 of the Opencloud desktop guest.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+mount -t devtmpfs devtmpfs /dev
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mkdir -p /dev/shm /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs -o mode=0755 tmpfs /run
+chmod 1777 /tmp
+mkdir -p /run/opencloud /run/spice-vdagentd /run/user/0
+chmod 0700 /run/user/0
+echo 1 > /proc/sys/kernel/printk
+
+EVENTS=/dev/ttyS0 COMMANDS=/dev/ttyS1
+# Raw mode: no "\r\n" translation on the way out, no echo and no line length
+# limit on the way in.
+stty -F "$EVENTS" raw -echo 2>/dev/null
+stty -F "$COMMANDS" raw -echo 2>/dev/null
+
+# Several loops write events; a mkdir lock keeps each line whole.
+emit() {
+    while ! mkdir /run/opencloud/emit.lock 2>/dev/null; do usleep 10000; done
+    printf '%s\n' "$*" > "$EVENTS"
+    rmdir /run/opencloud/emit.lock
+}
+log() { echo "desktop-guest: $*"; }
+fail() {
+    log "FAILED: $*"
+    dmesg | tail -n 60
+    emit "OPENCLOUD-DESKTOP-FAILED $*"
+    while true; do sleep 3600; done
+}
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.2 s.
+wait_for() {
+    n=$(( $1 * 5 )); shift
+    while ! "$@" >/dev/null 2>&1; do
+        n=$((n - 1)); [ "$n" -gt 0 ] || return 1
+        usleep 200000
+    done
+}
+
+emit OPENCLOUD-DESKTOP-BOOT
+log "loading modules"
+while read -r m; do
+    insmod "$m" || log "insmod $m failed"
+done < /etc/opencloud-modules
+
+wait_for 30 test -e /dev/dri/card0 || fail "no /dev/dri/card0 (qxl)"
+wait_for 30 test -e /dev/uinput || fail "no /dev/uinput"
+# udev would name the agent's port /dev/virtio-ports/<name>; there is no
+# udev, so the symlinks are made here the same way.
+port_link() {
+    for p in /sys/class/virtio-ports/*; do
+        [ -e "$p/name" ] || continue
+        name=$(cat "$p/name")
+        [ -n "$name" ] || continue
+        mkdir -p /dev/virtio-ports
+        ln -sf "../${p##*/}" "/dev/virtio-ports/$name"
+    done
+    test -e /dev/virtio-ports/com.redhat.spice.0
+}
+wait_for 30 port_link || fail "no virtio port com.redhat.spice.0"
+
+log "starting Xorg"
+export DISPLAY=:0
+Xorg :0 -config /etc/X11/xorg.conf -logfile /tmp/Xorg.0.log -nolisten tcp \
+    -noreset -novtswitch -s 0 -dpms vt1 > /tmp/Xorg.out 2>&1 &
+xpid=$!
+if ! wait_for 90 xdpyinfo; then
+    cat /tmp/Xorg.out /tmp/Xorg.0.log
+    fail "the X server did not start"
+fi
+xsetroot -solid '#2a5d8f'
+uevent /etc/opencloud/drm-hotplug > /dev/console 2>&1 &
+
+log "starting spice-vdagentd"
+spice-vdagentd -x -X -d &
+dpid=$!
+has_port() {
+    for fd in /proc/$dpid/fd/*; do
+        case "$(readlink "$fd")" in /dev/vport*) return 0 ;; esac
+    done
+    return 1
+}
+wait_for 30 test -S /run/spice-vdagentd/spice-vdagent-sock ||
+    fail "spice-vdagentd made no socket"
+
+log "starting spice-vdagent"
+# No accessibility bus, session bus or dconf in this guest: tell GTK so
+# instead of letting it time out looking for them.
+NO_AT_BRIDGE=1 GSETTINGS_BACKEND=memory XDG_RUNTIME_DIR=/run/user/0 \
+    DBUS_SESSION_BUS_ADDRESS=unix:path=/run/no-session-bus \
+    spice-vdagent -x -d &
+apid=$!
+# The agent is up once the daemon has accepted its connection: then the
+# socket shows up twice in /proc/net/unix (listener and connection).
+agent_connected() {
+    [ "$(grep -c /run/spice-vdagentd/spice-vdagent-sock /proc/net/unix)" -ge 2 ]
+}
+wait_for 60 agent_connected || fail "spice-vdagent did not connect to spice-vdagentd"
+# spice-vdagentd opens the virtio port once an X session agent has told it
+# the screen's resolution.
+wait_for 30 has_port || fail "spice-vdagentd did not open the virtio port"
+emit AGENT-PORT-OK
+for p in $xpid $dpid $apid; do
+    kill -0 "$p" 2>/dev/null || fail "process $p died during start-up"
+done
+
+screen_size() {
+    xrandr --current 2>/dev/null |
+        sed -n 's/.* current \([0-9]*\) x \([0-9]*\),.*/\1x\2/p' | head -n1
+}
+# clip_read FILE: prints the CLIPBOARD text (at most 1 MiB) in base64, using
+# FILE as scratch space (the two loops below read concurrently).
+clip_read() {
+    # The owner may be the agent, which asks the SPICE client: bounded.
+    timeout 5 xclip -o -selection clipboard > "$1" 2>/dev/null &&
+        head -c 1048576 "$1" | base64 -w 0
+}
+# A key of the CLIPBOARD selection's current ownership, without fetching
+# its content (which, when the agent owns the selection, would make it ask
+# the SPICE client every time): the owner's TARGETS and, for owners that
+# offer it (GTK, so the agent), the TIMESTAMP at which it took the
+# selection. Fails when nobody owns the selection. The copy command forces a
+# read instead, since xclip offers no TIMESTAMP.
+clip_key() {
+    t=$(timeout 2 xclip -o -selection clipboard -t TARGETS 2>/dev/null) || return 1
+    ts=
+    case "$t" in
+        *TIMESTAMP*) ts=$(timeout 2 xclip -o -selection clipboard -t TIMESTAMP 2>/dev/null |
+            head -c 64 | od -An -tx1 | tr -d ' \n') ;;
+    esac
+    echo "$t $ts" | md5sum
+}
+
+# Watches the screen size and the clipboard.
+watch_loop() {
+    size=$(screen_size); last_key=none
+    while true; do
+        s=$(screen_size)
+        if [ -n "$s" ] && [ "$s" != "$size" ]; then size=$s; emit "SIZE $s"; fi
+        if key=$(clip_key); then
+            if [ -e /run/opencloud/clip-force ] || [ "$key" != "$last_key" ]; then
+                rm -f /run/opencloud/clip-force
+                last_key=$key
+                if b=$(clip_read /run/opencloud/watch.clip); then emit "CLIPBOARD $b"
+                else log "could not read the clipboard"; fi
+            fi
+        elif [ "$last_key" != none ]; then
+            last_key=none
+            emit CLIPBOARD-NONE
+        fi
+        for p in $xpid $dpid $apid; do
+            kill -0 "$p" 2>/dev/null || fail "process $p died"
+        done
+        usleep 500000
+    done
+}
+
+# Commands from the host, one a line: "<id> <verb> [<argument>]"; each gets
+# one "REPLY <id> ok [<data>]" or "REPLY <id> err <reason>".
+command_loop() {
+    set -f
+    while IFS= read -r line; do
+        set -- $line
+        id=${1:-0} verb=${2:-} arg=${3:-}
+        case "$verb" in
+            ping) emit "REPLY $id ok $arg" ;;
+            size) emit "REPLY $id ok $(screen_size)" ;;
+            copy)
+                if ! printf '%s' "$arg" | base64 -d > /run/opencloud/copy 2>/dev/null; then
+                    emit "REPLY $id err bad base64"
+                    continue
+                fi
+                # xclip forks and keeps serving the selection until someone
+                # else takes it.
+                xclip -selection clipboard -i < /run/opencloud/copy > /dev/null 2>&1
+                if wait_for 10 sh -c 'xclip -o -selection clipboard -t TARGETS | grep -q UTF8_STRING'; then
+                    touch /run/opencloud/clip-force
+                    emit "REPLY $id ok"
+                else
+                    emit "REPLY $id err xclip did not take the clipboard"
+                fi ;;
+            paste)
+                if b=$(clip_read /run/opencloud/paste.clip); then emit "REPLY $id ok $b"
+                else emit "REPLY $id err cannot read the clipboard"; fi ;;
+            *) emit "REPLY $id err unknown command" ;;
+        esac
+    done < "$COMMANDS"
+}
+
+emit "SIZE $(screen_size)"
+watch_loop &
+command_loop &
+log "ready"
+emit OPENCLOUD-DESKTOP-READY
+while true; do sleep 3600; done
+EOF
+chmod +x "$root/init"
+
+# 5. The initramfs, uncompressed: the kernel unpacks a plain cpio far faster
+# than it decompresses one under TCG, and the file is only read, not sent.
+# Everything belongs to root in the guest, whoever built it.
+say "writing the initramfs ($(du -sh "$root" | cut -f1) unpacked)"
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$work/initrd.img"
+# The files appear under their final names only when complete (initrd.img
+# last: its presence means "built").
+cp "$work/packages.txt" "$out/packages.txt"
+cp "$(ls "$work"/kernel/boot/vmlinuz-* | head -n1)" "$out/vmlinuz.tmp"
+mv "$out/vmlinuz.tmp" "$out/vmlinuz"
+cp "$work/initrd.img" "$out/initrd.img.tmp"
+mv "$out/initrd.img.tmp" "$out/initrd.img"
+say "done in $((SECONDS - start_time)) s: $out/vmlinuz $out/initrd.img ($(du -h "$out/initrd.img" | cut -f1))"
