@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::io::BufReader;
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -16,7 +16,9 @@ use tokio::task::JoinHandle;
 use crate::agent::Agent;
 use crate::cursor::Cursor;
 use crate::display::{Display, Dumper, Stats};
-use crate::framing::{parse_header, read_message, write_message, AckState, BaseAction, Message};
+use crate::framing::{
+    encode, parse_header, read_message, write_message, AckState, BaseAction, Message,
+};
 use crate::image::Image;
 use crate::inputs::{self, Button, Motion, MotionThrottle};
 use crate::keymap::{self, Scancode};
@@ -128,16 +130,18 @@ async fn link(
     Ok((r, w))
 }
 
-/// Answers base messages and ACKs; returns the message if it is not a base
-/// message.
-async fn base(ack: &mut AckState, w: &SharedWriter, msg: Message) -> Result<Option<Message>> {
-    let mut out = Vec::new();
+/// Answers base messages and ACKs into `out` (encoded client messages, for
+/// the caller to send); returns the message if it is not a base message.
+fn base(ack: &mut AckState, out: &mut Vec<u8>, msg: Message) -> Result<Option<Message>> {
     if ack.on_message() {
-        out.push(AckState::ack());
+        let (t, body) = AckState::ack();
+        out.extend(encode(t, &body));
     }
-    let rest = match ack.handle_base(msg.msg_type, &msg.body)? {
+    Ok(match ack.handle_base(msg.msg_type, &msg.body)? {
         Some(BaseAction::Reply(r)) => {
-            out.extend(r);
+            for (t, body) in r {
+                out.extend(encode(t, &body));
+            }
             None
         }
         Some(BaseAction::Disconnecting(code)) => {
@@ -145,14 +149,16 @@ async fn base(ack: &mut AckState, w: &SharedWriter, msg: Message) -> Result<Opti
         }
         Some(BaseAction::None) => None,
         None => Some(msg),
-    };
+    })
+}
+
+/// Sends and clears what `base` gathered.
+async fn flush_replies(w: &SharedWriter, out: &mut Vec<u8>) -> Result<()> {
     if !out.is_empty() {
-        let mut w = w.lock().await;
-        for (t, body) in out {
-            write_message(&mut *w, t, &body).await?;
-        }
+        w.lock().await.write_all(out).await?;
+        out.clear();
     }
-    Ok(rest)
+    Ok(())
 }
 
 impl Session {
@@ -175,7 +181,10 @@ impl Session {
         let setup = async {
             while channels.is_none() {
                 let msg = read_message(&mut main_r).await?;
-                let Some(msg) = base(&mut ack, &main_w, msg).await? else {
+                let mut replies = Vec::new();
+                let rest = base(&mut ack, &mut replies, msg)?;
+                flush_replies(&main_w, &mut replies).await?;
+                let Some(msg) = rest else {
                     continue;
                 };
                 match msg::main::parse(msg.msg_type, &msg.body) {
@@ -504,19 +513,28 @@ async fn run_channel(
     let mut r = BufReader::with_capacity(READ_BUFFER, r);
     // Display and cursor changes read but not yet announced to consumers.
     let mut unannounced = false;
+    // ACKs and PONGs not yet sent.
+    let mut replies = Vec::new();
     loop {
-        if unannounced && !holds_a_message(r.buffer()) {
+        if !holds_a_message(r.buffer()) {
             // Everything that arrived so far is applied: this is the end of
-            // the server's burst as far as anyone can tell, and the moment
-            // to wake consumers (once, not once per message).
-            unannounced = false;
-            lock(&shared.state).announced_at = Instant::now();
-            shared.changes.send_modify(|g| *g += 1);
+            // the server's burst as far as anyone can tell. The replies it
+            // earned leave in one write (an ACK is due every 20 display
+            // messages, and one send each cost more than decoding them),
+            // and consumers wake once, not once per message. They always
+            // leave before this task waits for the network, so a server
+            // waiting for an ACK cannot wait for ever.
+            flush_replies(&w, &mut replies).await?;
+            if unannounced {
+                unannounced = false;
+                lock(&shared.state).announced_at = Instant::now();
+                shared.changes.send_modify(|g| *g += 1);
+            }
         }
         let msg = read_message(&mut r).await?;
         let received = Instant::now();
         lock(&shared.state).bytes_received += msg.body.len() as u64 + 6;
-        let Some(msg) = base(&mut ack, &w, msg).await? else {
+        let Some(msg) = base(&mut ack, &mut replies, msg)? else {
             continue;
         };
         let parsed = match msg::parse(kind, msg.msg_type, &msg.body) {
