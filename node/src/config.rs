@@ -50,6 +50,26 @@ pub struct UpArgs {
     /// set, one is generated on first start, printed once and stored hashed.
     #[arg(long, env = "OPENCLOUD_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
+    /// Serve tenant `acme` at `https://acme.DOMAIN/` as well as at
+    /// `/t/acme/` on any host name.
+    #[arg(long, env = "OPENCLOUD_BASE_DOMAIN")]
+    pub base_domain: Option<String>,
+    /// Create the demo tenant on a fresh single node (default) or never.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo: bool,
+}
+
+/// `OPENCLOUD_TEST_CAPTCHA_ANSWER`: a fixed captcha for automated tests,
+/// with a warning, since it turns the captcha off for anyone who knows it.
+fn test_captcha() -> Option<String> {
+    let v = std::env::var("OPENCLOUD_TEST_CAPTCHA_ANSWER").ok()?;
+    let v = v.trim().to_lowercase();
+    if v.is_empty() || v.len() > 12 || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        eprintln!("opencloud: ignoring OPENCLOUD_TEST_CAPTCHA_ANSWER (1 to 12 letters or digits)");
+        return None;
+    }
+    eprintln!("opencloud: WARNING: every captcha is `{v}` (OPENCLOUD_TEST_CAPTCHA_ANSWER); never set this in production");
+    Some(v)
 }
 
 /// The parsed `--peers` map.
@@ -94,6 +114,10 @@ pub struct NodeConfig {
     pub snapshot_every: u64,
     pub request_timeout: std::time::Duration,
     pub operator_token: Option<String>,
+    /// The tenants' sites: sessions, sign-in limits, host names.
+    pub site: crate::desktop::SiteConfig,
+    /// Whether a standalone node creates the demo tenant.
+    pub demo: bool,
 }
 
 impl NodeConfig {
@@ -142,6 +166,15 @@ impl NodeConfig {
             snapshot_every: args.snapshot_every,
             request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
             operator_token: args.operator_token,
+            site: crate::desktop::SiteConfig {
+                base_domain: args
+                    .base_domain
+                    .map(|d| d.trim_matches('.').to_ascii_lowercase())
+                    .filter(|d| !d.is_empty()),
+                fixed_captcha: test_captcha(),
+                ..crate::desktop::SiteConfig::default()
+            },
+            demo: args.demo,
         })
     }
 

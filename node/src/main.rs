@@ -3,6 +3,8 @@
 mod admin_cmd;
 mod clock;
 mod config;
+mod db;
+mod desktop;
 mod dev_cluster;
 mod http;
 mod metrics;

@@ -58,12 +58,22 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     });
     let clock: SharedClock = Arc::new(SystemClock);
     spawn_ticket_sweeper(store.clone(), clock.clone());
+    let site = crate::desktop::SiteService::new(cfg.site.clone());
+    if cfg.standalone && cfg.demo {
+        spawn_demo_setup(
+            store.clone(),
+            site.cfg.clone(),
+            clock.clone(),
+            cfg.https_listen,
+        );
+    }
     let state = AppState {
         store: store.clone(),
         auth,
         clock,
         metrics,
         viewer,
+        site,
     };
     let app = http::router(state);
     let listener = std::net::TcpListener::bind(cfg.https_listen)
@@ -114,6 +124,43 @@ fn spawn_token_setup(auth: Arc<OperatorAuth>, store: Arc<Store>, from_env: Optio
                 }
             }
         }
+    });
+}
+
+/// Creates the demo tenant once the store takes writes, and tells the
+/// newcomer how to sign in.
+fn spawn_demo_setup(
+    store: Arc<Store>,
+    cfg: crate::desktop::SiteConfig,
+    clock: SharedClock,
+    listen: std::net::SocketAddr,
+) {
+    tokio::spawn(async move {
+        for _ in 0..120 {
+            match crate::desktop::demo::ensure(&store, &cfg, clock.now_secs()).await {
+                Ok(Some(created)) => {
+                    println!(
+                        "opencloud: demo desktop at https://{listen}/t/{}/ — sign in as `{}` with password {} (shown once)",
+                        crate::desktop::demo::SLUG,
+                        crate::desktop::demo::USER,
+                        created.password
+                    );
+                    return;
+                }
+                Ok(None) => {
+                    println!(
+                        "opencloud: demo desktop at https://{listen}/t/{}/",
+                        crate::desktop::demo::SLUG
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::info!("demo tenant not set up yet: {e:#}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        eprintln!("opencloud: gave up creating the demo tenant; the store takes no writes");
     });
 }
 

@@ -11,6 +11,8 @@ pub enum AppError {
     BadRequest(String),
     #[error("missing or invalid operator token")]
     Unauthorized,
+    #[error("not signed in")]
+    SignInRequired,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -19,6 +21,8 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -27,11 +31,12 @@ impl AppError {
     fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized | AppError::SignInRequired => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -47,6 +52,16 @@ impl From<opencloud_raft::Error> for AppError {
             E::Timeout => AppError::Unavailable("timed out waiting for the cluster; retry".into()),
             E::Peer { .. } => AppError::Unavailable(format!("{e}; retry")),
             E::Membership(m) => AppError::Conflict(m),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<opencloud_tenant_admin::Error> for AppError {
+    fn from(e: opencloud_tenant_admin::Error) -> Self {
+        use opencloud_tenant_admin::Error as E;
+        match e {
+            E::Invalid(m) => AppError::BadRequest(m),
             other => AppError::Internal(other.to_string()),
         }
     }

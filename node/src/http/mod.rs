@@ -31,12 +31,26 @@ pub struct AppState {
     pub clock: SharedClock,
     pub metrics: Arc<Metrics>,
     pub viewer: Arc<crate::viewer::routes::ViewerService>,
+    pub site: Arc<crate::desktop::SiteService>,
 }
 
 /// The largest request body the public API accepts.
 const MAX_BODY: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
+    // Tenant host names are mapped to `/t/{slug}` before routing: the
+    // rewrite is a layer of an outer router whose only route is the real
+    // one, since a router's own layers run after it has routed.
+    let inner = routes(state.clone());
+    Router::new()
+        .fallback_service(inner)
+        .layer(middleware::from_fn_with_state(
+            state,
+            crate::desktop::map_tenant_hosts,
+        ))
+}
+
+fn routes(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
@@ -44,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tenants::routes())
         .merge(kv::routes())
         .merge(crate::viewer::routes::routes(&state.viewer.cfg))
+        .merge(crate::desktop::routes())
         .fallback(|| async { AppError::NotFound("no such page".into()) })
         .method_not_allowed_fallback(|| async {
             (
@@ -51,6 +66,7 @@ pub fn router(state: AppState) -> Router {
                 axum::Json(serde_json::json!({"error": "method not allowed"})),
             )
         })
+        .layer(middleware::from_fn(crate::desktop::same_origin_only))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -1,0 +1,165 @@
+//! The desktop's events websocket: presence pings from the page (answered
+//! at once, written to the store at most every `presence_write_every_s`
+//! per session) and notifications to it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+
+use super::records::Sessions;
+use super::{touch_access, TenantSite};
+use crate::http::{AppError, AppResult, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/t/{slug}/api/v1/events", get(events))
+}
+
+/// The largest message a page may send.
+const MAX_MESSAGE: usize = 4096;
+
+/// A page silent for this long (no ping, whatever else) is dropped.
+const SILENCE: Duration = Duration::from_secs(60);
+
+/// The close code that tells the page its session is gone.
+const SIGNED_OUT: u16 = 4401;
+
+/// When this node last wrote each connected session's presence.
+#[derive(Default)]
+pub struct Presence {
+    written: Mutex<HashMap<String, u64>>,
+}
+
+impl Presence {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.written.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether presence at `now` should reach the store; records it if so.
+    fn due(&self, key: &str, now: u64, every: u64) -> bool {
+        let mut w = self.lock();
+        match w.get(key) {
+            Some(at) if now < at.saturating_add(every) => false,
+            _ => {
+                w.insert(key.to_string(), now);
+                true
+            }
+        }
+    }
+
+    fn forget(&self, key: &str) {
+        self.lock().remove(key);
+    }
+}
+
+async fn events(
+    site: TenantSite,
+    headers: HeaderMap,
+    axum::extract::State(state): axum::extract::State<AppState>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> AppResult<Response> {
+    // Who asks comes first: an anonymous or foreign request learns nothing
+    // from the upgrade's own checks.
+    let (current, user) = site.user(&headers).await?;
+    let ws = ws.map_err(|e| AppError::BadRequest(format!("expected a websocket: {e}")))?;
+    let hello = format!("Signed in as {}", user.display_name);
+    Ok(ws
+        .max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, site, state, current.key, hello)))
+}
+
+async fn serve(
+    mut socket: WebSocket,
+    site: TenantSite,
+    state: AppState,
+    key: String,
+    hello: String,
+) {
+    let notify = json!({"t": "notify", "title": site.tenant.name, "body": hello, "level": "info"});
+    if socket
+        .send(Message::Text(notify.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let every = site.cfg.presence_write_every_s;
+    loop {
+        let msg = match tokio::time::timeout(SILENCE, socket.recv()).await {
+            Ok(Some(Ok(m))) => m,
+            // Silent, closed or broken: the page reconnects if it lives.
+            _ => break,
+        };
+        let Message::Text(text) = msg else {
+            continue;
+        };
+        let is_ping = serde_json::from_str::<serde_json::Value>(text.as_str())
+            .ok()
+            .is_some_and(|v| v["t"] == "ping");
+        if !is_ping {
+            continue;
+        }
+        let now = state.clock.now_secs();
+        if state.site.presence.due(&key, now, every) {
+            match record_presence(&site, &key, now).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    let _ = socket
+                        .send(Message::Text(json!({"t": "signed_out"}).to_string().into()))
+                        .await;
+                    let _ = socket
+                        .send(Message::Close(Some(CloseFrame {
+                            code: SIGNED_OUT,
+                            reason: "signed out".into(),
+                        })))
+                        .await;
+                    break;
+                }
+                Err(e) => {
+                    // The store is busy or electing: the pong still goes,
+                    // and the next ping tries again.
+                    tracing::debug!("presence not recorded: {e}");
+                    state.site.presence.forget(&key);
+                }
+            }
+        }
+        let pong = json!({"t": "pong"}).to_string();
+        if socket.send(Message::Text(pong.into())).await.is_err() {
+            break;
+        }
+    }
+    state.site.presence.forget(&key);
+}
+
+/// Moves the session's last presence and the user's last access to `now`;
+/// false when the session is gone or expired.
+async fn record_presence(site: &TenantSite, key: &str, now: u64) -> AppResult<bool> {
+    let idle = site.cfg.session_idle_s;
+    let mut login = None;
+    site.db
+        .update::<Sessions, _>(key, |current| {
+            login = None;
+            Ok(current.and_then(|mut s| {
+                let alive = now < s.expires_at && now < s.last_seen.saturating_add(idle);
+                alive.then(|| {
+                    s.last_seen = now;
+                    login = Some(s.login.clone());
+                    s
+                })
+            }))
+        })
+        .await?;
+    match login {
+        Some(l) => {
+            touch_access(&site.db, &l, now).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}

