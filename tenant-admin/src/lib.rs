@@ -5,13 +5,16 @@
 //!
 //! This crate does no HTTP: the node's handlers deserialize the request
 //! types of [`model`], check them with [`validate`], and store the records in
-//! the tables of [`tables`].
+//! the tables of [`tables`]. [`password`] hashes local passwords and
+//! [`directory`] signs users in against the tenant's LDAP directory.
 
+pub mod directory;
 pub mod error;
 pub mod model;
 pub mod password;
 pub mod tables;
 pub mod validate;
 
+pub use directory::{authenticate, profiles_for, DirectoryUser};
 pub use error::{Error, Result};
 pub use model::*;
