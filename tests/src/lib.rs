@@ -15,6 +15,7 @@ pub mod doc_section;
 pub mod guest;
 pub mod proxy;
 pub mod register_check;
+pub mod slapd;
 pub mod spice_record;
 pub mod spice_replay;
 pub mod tls_probe;
