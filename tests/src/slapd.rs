@@ -106,10 +106,34 @@ impl Slapd {
             ca_pem,
             child: None,
         };
-        slapd.spawn()?;
-        slapd.wait_listening(Duration::from_secs(20)).await?;
-        slapd.load_fixture().await?;
-        Ok(slapd)
+        // A free port is only free when we look: another test may take it
+        // before slapd binds it, and then slapd exits. Such a start is
+        // retried on fresh ports with an empty database.
+        let mut attempt = 1;
+        loop {
+            slapd.spawn()?;
+            let started = match slapd.wait_listening(Duration::from_secs(20)).await {
+                Ok(()) => slapd.load_fixture().await,
+                Err(e) => Err(e),
+            };
+            let exited = match slapd.child.as_mut() {
+                Some(child) => child.try_wait()?.is_some(),
+                None => true,
+            };
+            match started {
+                Ok(()) => return Ok(slapd),
+                Err(_) if exited && attempt < 3 => {
+                    attempt += 1;
+                    slapd.stop();
+                    let db = slapd.dir.path().join("db");
+                    std::fs::remove_dir_all(&db).context("clearing the database dir")?;
+                    std::fs::create_dir(&db).context("creating the database dir")?;
+                    slapd.port = free_port()?;
+                    slapd.tls_port = free_port()?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn spawn(&mut self) -> Result<()> {
