@@ -253,6 +253,69 @@ const COMMANDS = {
     return {};
   },
 
+  // ---- generic page commands (the desktop tests) ----
+
+  // {js}: runs before every page script from now on (e.g. window.ocDesktopConfig)
+  async init_script(a) {
+    if (!session) {
+      session = await launch(a.viewport ? { viewport: a.viewport } : {});
+      session.page.on('console', (m) => log('console.' + m.type() + ':', m.text()));
+      session.page.on('pageerror', (e) => log('pageerror:', e.message));
+      countWebsocketBytes(session.page);
+    }
+    await session.context.addInitScript(a.js);
+    return {};
+  },
+
+  // {selector, timeout_ms}
+  async click(a) {
+    await page().click(a.selector, { timeout: a.timeout_ms ?? 10000 });
+    return {};
+  },
+
+  // {selector, text, timeout_ms}
+  async fill(a) {
+    await page().fill(a.selector, a.text, { timeout: a.timeout_ms ?? 10000 });
+    return {};
+  },
+
+  // {selector} -> {x, y, width, height} in page pixels
+  async box(a) {
+    const b = await page().locator(a.selector).first().boundingBox();
+    if (!b) throw new Error('no visible ' + a.selector);
+    return b;
+  },
+
+  // {from:{x,y}, to:{x,y}} in page pixels: press, move in steps, release
+  async drag(a) {
+    const m = page().mouse;
+    await m.move(a.from.x, a.from.y);
+    await m.down();
+    await m.move(a.to.x, a.to.y, { steps: a.steps ?? 8 });
+    await m.up();
+    return {};
+  },
+
+  // {js, timeout_ms}: waits until the expression is truthy -> {value}
+  // (Polled from here: waitForFunction compiles its string in the page,
+  // which a Content-Security-Policy without 'unsafe-eval' forbids.)
+  async wait_js(a) {
+    const deadline = Date.now() + (a.timeout_ms ?? 30000);
+    let last = null;
+    for (;;) {
+      try {
+        const v = await page().evaluate(a.js);
+        if (v) return { value: v };
+        last = null;
+      } catch (e) {
+        // A navigation in progress destroys the context: try again.
+        last = e;
+      }
+      if (Date.now() > deadline) throw new Error('timed out' + (last ? ': ' + last.message : ''));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  },
+
   // {js} -> {value}: the expression's value (a promise is awaited), JSON-serialisable
   async eval(a) {
     return { value: await page().evaluate(a.js) };

@@ -18,7 +18,7 @@ pub const DESKTOP_HTML: &str = "desktop.html";
 
 /// Pages may frame web apps (`frame-src *`) but run only our scripts.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data: https:; connect-src 'self'; frame-src 'self' https: http:; \
+    img-src 'self' data: blob: https:; connect-src 'self'; frame-src 'self' https: http:; \
     object-src 'none'; base-uri 'none'; frame-ancestors 'self'; form-action 'self'";
 
 pub fn routes() -> Router<AppState> {

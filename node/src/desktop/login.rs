@@ -30,6 +30,8 @@ pub enum SignIn {
     /// Refused; with a captcha to show when one is now required.
     Denied {
         captcha_required: bool,
+        /// The captcha was missing or wrong (the password was not checked).
+        captcha_wrong: bool,
         captcha: Option<Issued>,
     },
     /// Too many failures: try again after this many seconds.
@@ -105,6 +107,7 @@ pub async fn attempt(site: &TenantSite, a: Attempt<'_>, now: u64) -> AppResult<S
             bump(db, &addr_key, cfg, now).await?;
             return Ok(SignIn::Denied {
                 captcha_required: true,
+                captcha_wrong: true,
                 captcha: Some(captcha::issue(db, cfg.fixed_captcha.as_deref(), now).await?),
             });
         }
@@ -128,6 +131,7 @@ pub async fn attempt(site: &TenantSite, a: Attempt<'_>, now: u64) -> AppResult<S
             };
             Ok(SignIn::Denied {
                 captcha_required: required,
+                captcha_wrong: false,
                 captcha,
             })
         }

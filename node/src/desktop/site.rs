@@ -166,12 +166,15 @@ async fn login_json(
         }
         SignIn::Denied {
             captcha_required,
+            captcha_wrong,
             captcha,
         } => {
-            let mut body = json!({
-                "error": "wrong username or password",
-                "captcha_required": captcha_required,
-            });
+            let mut body = if captcha_wrong {
+                json!({"error": "the characters did not match the image", "captcha_wrong": true})
+            } else {
+                json!({"error": "wrong username or password"})
+            };
+            body["captcha_required"] = json!(captcha_required);
             if let Some(c) = &captcha {
                 body["captcha"] = captcha_json(&site, c);
             }
@@ -212,23 +215,30 @@ async fn login_form(
 ) -> AppResult<Response> {
     let captcha =
         (!f.captcha_id.is_empty()).then_some((f.captcha_id.as_str(), f.captcha_answer.as_str()));
-    Ok(
-        match sign_in(&site, addr, &f.username, &f.password, captcha).await? {
-            SignIn::Done { secret } => {
-                let cookie =
-                    session::cookie(Some(&secret), &site.cookie_path(), site.cfg.session_ttl_s)?;
-                (
-                    [(header::SET_COOKIE, cookie)],
-                    Redirect::to(&format!("{}/", site.prefix)),
-                )
-                    .into_response()
-            }
-            SignIn::Denied { .. } => {
-                Redirect::to(&format!("{}/login?failed=1", site.prefix)).into_response()
-            }
-            SignIn::Wait { retry_after_s } => too_many(retry_after_s),
-        },
-    )
+    let back =
+        |code: &str| Redirect::to(&format!("{}/login?error={code}", site.prefix)).into_response();
+    let outcome = match sign_in(&site, addr, &f.username, &f.password, captcha).await {
+        Err(AppError::Unavailable(_)) => return Ok(back("unavailable")),
+        other => other?,
+    };
+    Ok(match outcome {
+        SignIn::Done { secret } => {
+            let cookie =
+                session::cookie(Some(&secret), &site.cookie_path(), site.cfg.session_ttl_s)?;
+            (
+                [(header::SET_COOKIE, cookie)],
+                Redirect::to(&format!("{}/", site.prefix)),
+            )
+                .into_response()
+        }
+        // Without script the page cannot show a captcha: it says so.
+        SignIn::Denied {
+            captcha_required: true,
+            ..
+        } => back("captcha"),
+        SignIn::Denied { .. } => back("failed"),
+        SignIn::Wait { .. } => back("wait"),
+    })
 }
 
 async fn logout(site: TenantSite, headers: HeaderMap) -> AppResult<Response> {
