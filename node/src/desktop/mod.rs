@@ -69,7 +69,7 @@ impl Default for SiteConfig {
             captcha_after: 3,
             failure_window_s: 15 * 60,
             max_delay_s: 30,
-            presence_write_every_s: 30,
+            presence_write_every_s: 60,
             base_domain: None,
             hash: HashParams::default(),
             fixed_captcha: None,
