@@ -55,7 +55,7 @@ pub async fn ensure(
             "OpenStreetMap",
             "https://www.openstreetmap.org/",
         ),
-        ("docs", "Opencloud docs", "https://github.com/"),
+        ("whiteboard", "Whiteboard", "https://excalidraw.com/"),
     ];
     for (id, name, url) in apps {
         let app = App {
