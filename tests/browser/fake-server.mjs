@@ -125,6 +125,8 @@ export function script(seq, resumeKey) {
   const s = new Screen(W, H);
   const out = [];
   out.push(msg.control({ kind: 'hello', version: 1, resume: resumeKey, mouse: 'client', agent: true }));
+  // A guest agent that can follow the window and share the clipboard.
+  out.push(msg.control({ kind: 'agent', connected: true, resize: true, clipboard: true }));
   out.push(msg.size(W, H));
   const full = pattern(W, H);
   out.push(msg.image(0, 0, W, H, 1, encodePng(W, H, full)));
