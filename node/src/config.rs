@@ -54,6 +54,13 @@ pub struct UpArgs {
     /// `/t/acme/` on any host name.
     #[arg(long, env = "OPENCLOUD_BASE_DOMAIN")]
     pub base_domain: Option<String>,
+    /// A session ends this many seconds after sign-in.
+    #[arg(long, env = "OPENCLOUD_SESSION_TTL_S", default_value_t = 12 * 3600)]
+    pub session_ttl_s: u64,
+    /// A session ends after this many seconds without presence from its
+    /// desktop (which pings every 10 s while it is open).
+    #[arg(long, env = "OPENCLOUD_SESSION_IDLE_S", default_value_t = 30 * 60)]
+    pub session_idle_s: u64,
     /// Create the demo tenant on a fresh single node (default) or never.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub demo: bool,
@@ -172,6 +179,8 @@ impl NodeConfig {
                     .map(|d| d.trim_matches('.').to_ascii_lowercase())
                     .filter(|d| !d.is_empty()),
                 fixed_captcha: test_captcha(),
+                session_ttl_s: args.session_ttl_s.max(1),
+                session_idle_s: args.session_idle_s.max(1),
                 ..crate::desktop::SiteConfig::default()
             },
             demo: args.demo,

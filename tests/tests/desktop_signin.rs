@@ -340,3 +340,89 @@ async fn failures_bring_a_captcha_and_delays_and_never_reveal_accounts() -> Resu
     }
     anyhow::bail!("never signed in with the right captcha")
 }
+
+/// Pings the events socket every 500 ms for `for_s` seconds; returns
+/// whether the session was still alive at the end (a pong to the last ping).
+async fn keep_present(v: &Visitor, base: &str, for_s: u64) -> Result<bool> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!("{}/t/acme/api/v1/events", base.replacen("https", "wss", 1));
+    let mut req = url.into_client_request()?;
+    req.headers_mut()
+        .insert("cookie", v.cookie_header().parse()?);
+    let connector = tokio_tungstenite::Connector::Rustls(opencloud_tests::tls_probe::trust_any()?);
+    let Ok((mut ws, _)) =
+        tokio_tungstenite::connect_async_tls_with_config(req, None, true, Some(connector)).await
+    else {
+        return Ok(false);
+    };
+    let end = tokio::time::Instant::now() + Duration::from_secs(for_s);
+    let mut alive = false;
+    while tokio::time::Instant::now() < end {
+        ws.send(Message::Text(r#"{"t":"ping"}"#.into())).await?;
+        alive = false;
+        while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(2), ws.next()).await {
+            match m {
+                Message::Text(t) if t.contains("pong") => {
+                    alive = true;
+                    break;
+                }
+                Message::Text(t) if t.contains("signed_out") => return Ok(false),
+                Message::Close(_) => return Ok(false),
+                _ => {}
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(alive)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_when_idle_and_at_their_absolute_limit() -> Result<()> {
+    let c = Cluster::start(
+        ClusterOptions::default()
+            .env("OPENCLOUD_SESSION_IDLE_S", "3")
+            .env("OPENCLOUD_SESSION_TTL_S", "8"),
+    )
+    .await?;
+    let base = c.api(1).url().to_string();
+    TenantAdmin::new(c.client(), &base, "acme")
+        .seed(&c.api(1), "Acme Corp")
+        .await?;
+    let me = |v: Visitor, b: String| async move {
+        Ok::<_, anyhow::Error>(v.get(&format!("{b}/t/acme/api/v1/me")).await?.status)
+    };
+
+    // Idle: no desktop pinging, so the session ends after 3 s.
+    let idle = Visitor::new()?;
+    idle.sign_in(&base, "acme", "alice", "alice-password")
+        .await?;
+    ensure!(me(idle.clone(), base.clone()).await? == StatusCode::OK);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    ensure!(
+        me(idle.clone(), base.clone()).await? == StatusCode::UNAUTHORIZED,
+        "idle session lived on"
+    );
+
+    // Present: a pinging desktop keeps it past the idle limit (through
+    // another node), but not past the absolute one.
+    let present = Visitor::new()?;
+    present
+        .sign_in(&base, "acme", "alice", "alice-password")
+        .await?;
+    ensure!(
+        keep_present(&present, c.api(2).url(), 5).await?,
+        "presence did not keep the session"
+    );
+    ensure!(
+        me(present.clone(), base.clone()).await? == StatusCode::OK,
+        "present session ended early"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    ensure!(
+        me(present.clone(), base.clone()).await? == StatusCode::UNAUTHORIZED,
+        "session outlived its absolute limit"
+    );
+    Ok(())
+}

@@ -89,7 +89,12 @@ async fn serve(
     {
         return;
     }
-    let every = site.cfg.presence_write_every_s;
+    // Often enough that an open desktop never looks idle.
+    let every = site
+        .cfg
+        .presence_write_every_s
+        .min(site.cfg.session_idle_s / 3)
+        .max(1);
     loop {
         let msg = match tokio::time::timeout(SILENCE, socket.recv()).await {
             Ok(Some(Ok(m))) => m,

@@ -39,7 +39,8 @@ use records::{Access, LastAccess};
 pub struct SiteConfig {
     /// A session ends this long after sign-in, whatever the activity.
     pub session_ttl_s: u64,
-    /// A session ends after this long without a request or presence ping.
+    /// A session ends after this long without a presence ping from its
+    /// desktop.
     pub session_idle_s: u64,
     /// Failed sign-ins (per account or per address) before a captcha is
     /// required.
