@@ -31,6 +31,7 @@ pub struct User {
 }
 
 /// Where a user's identity comes from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum UserSource {
@@ -42,6 +43,7 @@ pub enum UserSource {
 }
 
 /// What an admin or the API may see of a user: everything but the hash.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {
     pub login: String,
@@ -116,6 +118,7 @@ impl User {
 }
 
 /// A set of apps that users with this profile see on their desktop.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -159,18 +162,66 @@ pub enum AppKind {
 }
 
 /// The flat JSON form of [`App`].
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(
+        as = App,
+        description = "One entry of the desktop's app menu: a web app (`kind: web` with `url`) \
+                       or a VM app (`kind: vm` with `pool`)."
+    )
+)]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AppWire {
     id: String,
     name: String,
+    /// A built-in icon name (id syntax) or an http(s) URL.
     #[serde(default)]
     icon: Option<String>,
+    /// `web` (with `url`, no `pool`) or `vm` (with `pool`, no `url`).
+    #[cfg_attr(feature = "openapi", schema(value_type = AppKindName))]
     kind: String,
+    /// The web app's address (`kind: web` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     url: Option<String>,
+    /// The VM pool the app's VMs come from (`kind: vm` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pool: Option<String>,
+}
+
+/// What launching an app does: `web` or `vm` (the OpenAPI document's
+/// name for the values of `AppWire::kind`).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum AppKindName {
+    Web,
+    Vm,
+}
+
+/// [`App`]'s schema is its flat JSON form, [`AppWire`].
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for App {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <AppWire as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for App {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <AppWire as utoipa::ToSchema>::name()
+    }
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <AppWire as utoipa::ToSchema>::schemas(schemas)
+    }
 }
 
 impl TryFrom<AppWire> for App {
@@ -239,6 +290,7 @@ impl Branding {
 
 /// CSS colours, `#rgb` or `#rrggbb` only: nothing an attacker could use to
 /// escape a stylesheet.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Colors {
@@ -305,6 +357,7 @@ pub struct LdapConfig {
 }
 
 /// Transport security towards the directory.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LdapTls {
@@ -319,6 +372,7 @@ pub enum LdapTls {
 }
 
 /// The LDAP settings as the API shows them: without the bind password.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LdapView {
     pub url: String,
@@ -355,6 +409,7 @@ impl From<&LdapConfig> for LdapView {
 // ---- Request types of the admin API ----
 
 /// `POST` body for a new local user.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
@@ -372,6 +427,7 @@ pub struct NewUser {
 }
 
 /// `PATCH` body for a user: only the fields present change.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
@@ -389,6 +445,7 @@ pub struct UserPatch {
 
 /// `PUT` body for the branding. It replaces the whole record: a picture
 /// left out is removed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrandingInput {
@@ -401,6 +458,7 @@ pub struct BrandingInput {
 }
 
 /// An uploaded picture, base64 in JSON.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PictureInput {
@@ -418,6 +476,7 @@ impl std::fmt::Debug for PictureInput {
 }
 
 /// `PUT` body for the LDAP settings: [`LdapConfig`] with defaults.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LdapInput {
@@ -428,8 +487,10 @@ pub struct LdapInput {
     #[serde(default)]
     pub bind_password: Option<String>,
     pub base_dn: String,
+    #[cfg_attr(feature = "openapi", schema(default = default_user_filter))]
     #[serde(default = "default_user_filter")]
     pub user_filter: String,
+    #[cfg_attr(feature = "openapi", schema(default = default_group_attribute))]
     #[serde(default = "default_group_attribute")]
     pub group_attribute: String,
     #[serde(default)]
@@ -438,8 +499,10 @@ pub struct LdapInput {
     pub tls: LdapTls,
     #[serde(default)]
     pub ca_pem: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(default = default_timeout_ms))]
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    #[cfg_attr(feature = "openapi", schema(default = default_display_name_attribute))]
     #[serde(default = "default_display_name_attribute")]
     pub display_name_attribute: String,
 }
