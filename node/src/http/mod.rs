@@ -5,6 +5,7 @@
 mod cluster;
 mod error;
 mod kv;
+mod openapi;
 mod tenants;
 
 use std::sync::Arc;
@@ -54,6 +55,7 @@ fn routes(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi::serve))
         .merge(cluster::routes())
         .merge(tenants::routes())
         .merge(kv::routes())
