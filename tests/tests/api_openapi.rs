@@ -1,0 +1,581 @@
+//! The node's OpenAPI document (`GET /api/openapi.json`) against a real
+//! node: it is public and OpenAPI 3.1; every operation it documents is
+//! routed (no "no such page", no 405) and answers, without credentials, one
+//! of its documented statuses with a body of the documented schema; every
+//! method it does not document on its paths is a 405, and paths it does not
+//! have are 404. Answers to the operator and to a signed-in user match
+//! their schemas too, so the document cannot drift from the handlers.
+
+use std::collections::BTreeSet;
+
+use anyhow::{bail, ensure, Context, Result};
+use opencloud_tests::cluster::Cluster;
+use opencloud_tests::cluster_options::ClusterOptions;
+use opencloud_tests::site::{TenantAdmin, Visitor, TEST_CAPTCHA};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const SLUG: &str = "acme";
+
+/// A client as a stranger's: no token, no cookies, no redirects followed,
+/// HTTP/1.1 (websocket upgrades are HTTP/1.1).
+fn stranger() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .http1_only()
+        .build()?)
+}
+
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body)
+            .chars()
+            .take(300)
+            .collect()
+    }
+
+    /// The router's own 404 (a path it does not have).
+    fn is_no_such_page(&self) -> bool {
+        self.status == StatusCode::NOT_FOUND
+            && self.json().is_some_and(|v| v["error"] == "no such page")
+    }
+}
+
+async fn send(req: reqwest::RequestBuilder) -> Result<Answer> {
+    let resp = req.send().await?;
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    // A 101 hands the connection over; there is no body to read.
+    let body = if status == StatusCode::SWITCHING_PROTOCOLS {
+        Vec::new()
+    } else {
+        resp.bytes().await?.to_vec()
+    };
+    Ok(Answer {
+        status,
+        content_type,
+        body,
+    })
+}
+
+/// A plausible value for a path or query parameter.
+fn value_for(path: &str, name: &str) -> String {
+    match name {
+        "slug" => SLUG.into(),
+        "login" => "alice".into(),
+        "id" if path.starts_with("/api/v1/cluster") => "7".into(),
+        "id" if path.contains("/captcha/") => "0123456789abcdef0123456789abcdef".into(),
+        "id" if path.contains("/profiles/") => "staff".into(),
+        "id" => "wiki".into(),
+        "key" => "openapi-test".into(),
+        "picture" => "logo".into(),
+        "file" => "login.html".into(),
+        "path" => "spice_auto.html".into(),
+        "token" => "not-a-ticket".into(),
+        other => format!("x-{other}"),
+    }
+}
+
+fn fill(path: &str, params: &[Value]) -> String {
+    let mut url = path.to_string();
+    let mut query = Vec::new();
+    for p in params {
+        let name = p["name"].as_str().unwrap_or_default();
+        match p["in"].as_str() {
+            Some("path") => url = url.replace(&format!("{{{name}}}"), &value_for(path, name)),
+            Some("query") if p["required"] == true => {
+                query.push(format!("{name}={}", value_for(path, name)))
+            }
+            _ => {}
+        }
+    }
+    if !query.is_empty() {
+        url = format!("{url}?{}", query.join("&"));
+    }
+    url
+}
+
+/// Follows a local `$ref`.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let target = r
+                .strip_prefix("#/")
+                .map(|p| p.split('/').fold(doc, |v, k| &v[k]))
+                .unwrap_or(&Value::Null);
+            resolve(doc, target)
+        }
+        None => schema,
+    }
+}
+
+/// Checks `v` against `schema` (the subset of JSON Schema the document
+/// uses). Objects must not carry properties the schema does not list, so a
+/// field added to an answer but not to the document fails.
+fn check(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<()> {
+    let schema = resolve(doc, schema);
+    if let Some(alts) = schema["oneOf"].as_array() {
+        let ok = alts.iter().filter(|s| check(doc, s, v, at).is_ok()).count();
+        ensure!(ok == 1, "{at}: {v} matches {ok} of the oneOf alternatives");
+        return Ok(());
+    }
+    if let Some(values) = schema["enum"].as_array() {
+        ensure!(values.contains(v), "{at}: {v} is not one of {values:?}");
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !types.is_empty() {
+        let actual = match v {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let fits = types.contains(&actual) || (actual == "integer" && types.contains(&"number"));
+        ensure!(fits, "{at}: {v} is {actual}, the document says {types:?}");
+    }
+    if let Some(min) = schema["minimum"].as_f64() {
+        if let Some(n) = v.as_f64() {
+            ensure!(n >= min, "{at}: {n} < minimum {min}");
+        }
+    }
+    match v {
+        Value::Object(o) => {
+            for r in schema["required"].as_array().into_iter().flatten() {
+                let r = r.as_str().unwrap_or_default();
+                ensure!(o.contains_key(r), "{at}: `{r}` is missing from {v}");
+            }
+            if let Some(props) = schema["properties"].as_object() {
+                for (k, item) in o {
+                    let s = props
+                        .get(k)
+                        .with_context(|| format!("{at}: `{k}` is not in the document"))?;
+                    check(doc, s, item, &format!("{at}.{k}"))?;
+                }
+            } else if let Some(s) = schema.get("additionalProperties").filter(|s| s.is_object()) {
+                for (k, item) in o {
+                    check(doc, s, item, &format!("{at}.{k}"))?;
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(s) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    check(doc, s, item, &format!("{at}[{i}]"))?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Checks a JSON answer against the schema the operation documents for its
+/// status; fails if the status is not documented.
+fn check_answer(doc: &Value, path: &str, method: &str, a: &Answer) -> Result<()> {
+    let op = &doc["paths"][path][method];
+    let what = format!("{} {path}", method.to_uppercase());
+    let response = &op["responses"][a.status.as_str()];
+    ensure!(
+        response.is_object(),
+        "{what}: answered {} ({}), which the document does not list",
+        a.status,
+        a.text()
+    );
+    if let Some(schema) = response["content"]["application/json"].get("schema") {
+        ensure!(
+            a.content_type.starts_with("application/json"),
+            "{what}: {} is documented as JSON, came as `{}`",
+            a.status,
+            a.content_type
+        );
+        let v = a
+            .json()
+            .with_context(|| format!("{what}: {} is not JSON: {}", a.status, a.text()))?;
+        check(doc, schema, &v, &what)?;
+    }
+    Ok(())
+}
+
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            ops.push((path.clone(), method.clone(), op.clone()));
+        }
+    }
+    ops
+}
+
+fn spice_html5_installed() -> bool {
+    std::path::Path::new("/usr/share/spice-html5/spice_auto.html").exists()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_matches_the_router_and_the_answers() -> Result<()> {
+    let mut c = Cluster::start(
+        ClusterOptions::default()
+            .nodes(1)
+            .env("OPENCLOUD_TEST_CAPTCHA_ANSWER", TEST_CAPTCHA),
+    )
+    .await?;
+    let base = c.api(1).url().to_string();
+    let admin = TenantAdmin::new(c.client(), &base, SLUG);
+    admin.seed(&c.api(1), "Acme Corp").await?;
+    let anon = stranger()?;
+
+    // The document is public JSON, OpenAPI 3.1.
+    let got = send(anon.get(format!("{base}/api/openapi.json"))).await?;
+    ensure!(
+        got.status == StatusCode::OK,
+        "{} {}",
+        got.status,
+        got.text()
+    );
+    ensure!(got.content_type.starts_with("application/json"));
+    let doc = got.json().context("the document is not JSON")?;
+    ensure!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        doc["openapi"]
+    );
+    let paths: BTreeSet<&str> = doc["paths"]
+        .as_object()
+        .context("paths")?
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for p in [
+        "/healthz",
+        "/metrics",
+        "/api/openapi.json",
+        "/api/v1/cluster",
+        "/api/v1/tenants",
+        "/api/v1/tenants/{slug}",
+        "/api/v1/kv/{key}",
+        "/api/v1/viewer/tickets",
+        "/viewer/ws",
+        "/t/{slug}/api/v1/login",
+        "/t/{slug}/api/v1/me",
+        "/t/{slug}/api/v1/events",
+        "/t/{slug}/api/v1/users/{login}",
+        "/t/{slug}/api/v1/ldap",
+    ] {
+        ensure!(paths.contains(p), "{p} is not documented");
+    }
+    let ops = operations(&doc);
+    ensure!(ops.len() > 50, "only {} operations", ops.len());
+
+    // Every documented operation is routed and answers a stranger as
+    // documented.
+    let mut failures = Vec::new();
+    for (path, method, op) in &ops {
+        let what = format!("{} {path}", method.to_uppercase());
+        let params = op["parameters"].as_array().cloned().unwrap_or_default();
+        let url = format!("{base}{}", fill(path, &params));
+        let m = Method::from_bytes(method.to_uppercase().as_bytes())?;
+        let mut req = anon.request(m, &url);
+        if op["responses"].get("101").is_some() {
+            req = req
+                .header("connection", "upgrade")
+                .header("upgrade", "websocket")
+                .header("sec-websocket-version", "13")
+                .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+                .header("sec-websocket-protocol", "binary");
+        }
+        let content = &op["requestBody"]["content"];
+        if content.get("application/json").is_some() {
+            req = req.json(&json!({}));
+        } else if content.get("application/x-www-form-urlencoded").is_some() {
+            req = req
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("");
+        } else if content.get("application/octet-stream").is_some() {
+            req = req.body("x");
+        }
+        let a = send(req).await.with_context(|| what.clone())?;
+        println!("{what:55} -> {}", a.status);
+        if path.starts_with("/spice-html5/") && !spice_html5_installed() {
+            continue;
+        }
+        if a.is_no_such_page() {
+            failures.push(format!("{what}: the router has no such route"));
+        } else if a.status == StatusCode::METHOD_NOT_ALLOWED {
+            failures.push(format!("{what}: 405 {}", a.text()));
+        } else if let Err(e) = check_answer(&doc, path, method, &a) {
+            failures.push(format!("{e:#}"));
+        }
+    }
+
+    // Methods the document does not list on its paths are refused by the
+    // router; paths it does not list do not exist.
+    for path in &paths {
+        if path.starts_with("/spice-html5/") && !spice_html5_installed() {
+            continue;
+        }
+        let item = &doc["paths"][*path];
+        let url = path
+            .split('{')
+            .skip(1)
+            .filter_map(|s| s.split('}').next())
+            .fold(format!("{base}{path}"), |u, name| {
+                u.replace(&format!("{{{name}}}"), &value_for(path, name))
+            });
+        for m in ["get", "post", "put", "patch", "delete"] {
+            if item.get(m).is_some() {
+                continue;
+            }
+            let method = Method::from_bytes(m.to_uppercase().as_bytes())?;
+            let a = send(anon.request(method, &url)).await?;
+            if a.status != StatusCode::METHOD_NOT_ALLOWED || a.json().is_none() {
+                failures.push(format!(
+                    "{} {path} is not documented but answered {} {}",
+                    m.to_uppercase(),
+                    a.status,
+                    a.text()
+                ));
+            }
+        }
+    }
+    for p in [
+        "/api/v1/nope",
+        "/api/v2/tenants",
+        "/api/openapi.yaml",
+        "/openapi.json",
+        "/t/acme/api/v1/nope",
+        "/t/acme/api/v1/users/alice/extra",
+        "/t/acme/api/v2/me",
+        "/viewer/nope",
+    ] {
+        let a = send(anon.get(format!("{base}{p}"))).await?;
+        if !a.is_no_such_page() {
+            failures.push(format!(
+                "GET {p} is not documented but answered {} {}",
+                a.status,
+                a.text()
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        bail!("{} problems:\n{}", failures.len(), failures.join("\n"));
+    }
+
+    // Answers to the operator and to signed-in users match their schemas.
+    let op = c.client();
+    let t = |p: &str| admin.url(p);
+    let mut checks: Vec<(&str, &str, Answer)> = Vec::new();
+    let tenants = format!("{base}/api/v1/tenants");
+    checks.push((
+        "/api/v1/tenants",
+        "post",
+        send(
+            op.post(&tenants)
+                .json(&json!({"slug": "beta", "name": "Beta"})),
+        )
+        .await?,
+    ));
+    checks.push(("/api/v1/tenants", "get", send(op.get(&tenants)).await?));
+    checks.push((
+        "/api/v1/tenants/{slug}",
+        "get",
+        send(op.get(format!("{tenants}/acme"))).await?,
+    ));
+    checks.push((
+        "/api/v1/viewer/tickets",
+        "post",
+        send(
+            op.post(format!("{base}/api/v1/viewer/tickets"))
+                .json(&json!({"addr": "127.0.0.1:5900", "mode": "passthrough", "ttl_s": 30})),
+        )
+        .await?,
+    ));
+    checks.push((
+        "/api/v1/cluster",
+        "get",
+        send(op.get(format!("{base}/api/v1/cluster"))).await?,
+    ));
+    let users = "/t/{slug}/api/v1/users";
+    checks.push((users, "get", send(op.get(t("users"))).await?));
+    checks.push((
+        users,
+        "post",
+        send(
+            op.post(t("users"))
+                .json(&json!({"login": "carol", "display_name": "Carol"})),
+        )
+        .await?,
+    ));
+    checks.push((
+        users,
+        "post",
+        send(op.post(t("users")).json(&json!({"login": "carol"}))).await?,
+    ));
+    let user = "/t/{slug}/api/v1/users/{login}";
+    checks.push((user, "get", send(op.get(t("users/alice"))).await?));
+    checks.push((
+        user,
+        "patch",
+        send(op.patch(t("users/carol")).json(&json!({"disabled": true}))).await?,
+    ));
+    checks.push((user, "delete", send(op.delete(t("users/carol"))).await?));
+    checks.push((user, "get", send(op.get(t("users/carol"))).await?));
+    checks.push((
+        "/t/{slug}/api/v1/profiles",
+        "get",
+        send(op.get(t("profiles"))).await?,
+    ));
+    checks.push((
+        "/t/{slug}/api/v1/profiles/{id}",
+        "put",
+        send(
+            op.put(t("profiles/ops"))
+                .json(&json!({"id": "ops", "name": "Ops", "apps": ["wiki"]})),
+        )
+        .await?,
+    ));
+    checks.push((
+        "/t/{slug}/api/v1/profiles/{id}",
+        "get",
+        send(op.get(t("profiles/ops"))).await?,
+    ));
+    checks.push((
+        "/t/{slug}/api/v1/apps",
+        "post",
+        send(
+            op.post(t("apps"))
+                .json(&json!({"id": "shell", "name": "Shell", "kind": "vm", "pool": "shell"})),
+        )
+        .await?,
+    ));
+    checks.push((
+        "/t/{slug}/api/v1/apps",
+        "get",
+        send(op.get(t("apps"))).await?,
+    ));
+    checks.push((
+        "/t/{slug}/api/v1/apps/{id}",
+        "get",
+        send(op.get(t("apps/shell"))).await?,
+    ));
+    let ldap = "/t/{slug}/api/v1/ldap";
+    checks.push((ldap, "get", send(op.get(t("ldap"))).await?));
+    checks.push((
+        ldap,
+        "put",
+        send(op.put(t("ldap")).json(&json!({
+            "url": "ldap://127.0.0.1:1", "bind_dn": "cn=svc,dc=example,dc=org",
+            "bind_password": "pw", "base_dn": "dc=example,dc=org",
+            "group_profiles": {"staff": ["staff"]}})))
+        .await?,
+    ));
+    checks.push((ldap, "get", send(op.get(t("ldap"))).await?));
+    checks.push((ldap, "delete", send(op.delete(t("ldap"))).await?));
+    checks.push((
+        "/t/{slug}/api/v1/branding",
+        "put",
+        send(
+            op.put(t("branding"))
+                .json(&json!({"product_name": "Acme Desktop",
+            "colors": {"primary": "#123", "background": "#000000", "text": "#fff"}})),
+        )
+        .await?,
+    ));
+    checks.push((
+        "/t/{slug}/api/v1/branding",
+        "get",
+        send(anon.get(t("branding"))).await?,
+    ));
+
+    // A signed-in user (cookie only) and a non-admin at the admin API.
+    let alice = Visitor::new()?;
+    alice
+        .sign_in(&base, SLUG, "alice", "alice-password")
+        .await?;
+    let cookie = alice.cookie_header();
+    let as_alice = |req: reqwest::RequestBuilder| req.header("cookie", cookie.clone());
+    checks.push((
+        "/t/{slug}/api/v1/me",
+        "get",
+        send(as_alice(anon.get(t("me")))).await?,
+    ));
+    checks.push((users, "get", send(as_alice(anon.get(t("users")))).await?));
+    checks.push((
+        "/t/{slug}/api/v1/apps/{id}/launch",
+        "post",
+        send(as_alice(anon.post(t("apps/wiki/launch")))).await?,
+    ));
+    let desktop = send(as_alice(anon.get(format!("{base}/t/{SLUG}/")))).await?;
+    checks.push(("/t/{slug}/", "get", desktop));
+    checks.push((
+        "/t/{slug}/api/v1/logout",
+        "post",
+        send(as_alice(anon.post(t("logout")))).await?,
+    ));
+
+    // Failed sign-ins: refusals, captchas, then waiting.
+    let mut captcha: Option<Value> = None;
+    let mut waited = false;
+    for _ in 0..10 {
+        let mut body = json!({"username": "mallory", "password": "wrong-password"});
+        if let Some(c) = &captcha {
+            body["captcha"] = json!({"id": c["id"], "answer": TEST_CAPTCHA});
+        }
+        let a = send(anon.post(t("login")).json(&body)).await?;
+        captcha = a.json().and_then(|v| v.get("captcha").cloned());
+        let status = a.status;
+        checks.push(("/t/{slug}/api/v1/login", "post", a));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            waited = true;
+            break;
+        }
+    }
+    ensure!(
+        waited,
+        "ten failed sign-ins in a row were never asked to wait"
+    );
+
+    let statuses: BTreeSet<u16> = checks.iter().map(|(_, _, a)| a.status.as_u16()).collect();
+    for s in [200, 201, 204, 401, 403, 404, 409, 429, 501] {
+        ensure!(
+            statuses.contains(&s),
+            "no answer {s} was checked: {statuses:?}"
+        );
+    }
+    let problems: Vec<String> = checks
+        .iter()
+        .filter_map(|(path, method, a)| check_answer(&doc, path, method, a).err())
+        .map(|e| format!("{e:#}"))
+        .collect();
+    ensure!(
+        problems.is_empty(),
+        "{} answers differ from the document:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    c.check_no_crash()?;
+    Ok(())
+}
