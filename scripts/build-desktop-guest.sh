@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the "desktop guest" used by the SPICE agent tests: a Debian kernel and
 # one initramfs holding a small Debian userland (Xorg with the modesetting
-# driver on the QXL KMS device, Debian's real spice-vdagentd and spice-vdagent,
-# xclip, xrandr, busybox) and an init that starts them and drives test hooks.
-# The guest's hook protocol is documented in tests/src/desktop_guest.rs.
+# driver on the QXL KMS device and the evdev input driver, systemd-udevd for
+# Xorg's input hotplug, Debian's real spice-vdagentd and spice-vdagent, xclip,
+# xrandr, xdotool, xwud, busybox) and an init that starts them and drives test
+# hooks. The guest's hook protocol is documented in tests/src/desktop_guest.rs.
 #
 # Usage: scripts/build-desktop-guest.sh [CACHE_DIR]
 #   CACHE_DIR defaults to $OPENCLOUD_DESKTOP_GUEST_DIR or
@@ -13,9 +14,10 @@
 # initrd.img exist already; delete the directory to rebuild.
 #
 # Needs: apt-get with Debian bookworm package lists (it runs `apt-get update`
-# when they are missing, which needs root), dpkg-deb, cpio, xz, flock. Every
-# package comes from the configured Debian mirror through apt-get; nothing
-# else is downloaded. No root is needed otherwise: packages are unpacked with
+# when they are missing, which needs root), dpkg-deb, cpio, xz, flock, perl
+# (perl-base, essential in Debian: it draws the photo images). Every package
+# comes from the configured Debian mirror through apt-get; nothing else is
+# downloaded. No root is needed otherwise: packages are unpacked with
 # `dpkg-deb -x`, never installed, and nothing is mounted.
 set -euo pipefail
 
@@ -53,32 +55,42 @@ trap 'rm -rf "$work"' EXIT
 # handled the way apt would install them.
 packages=(
     xserver-xorg-core  # Xorg and its modesetting driver (the QXL KMS device)
+    xserver-xorg-input-evdev  # Xorg's driver for spice-vdagentd's uinput tablet
+    udev               # systemd-udevd: Xorg finds input devices, and hotplugs them, through udev
     spice-vdagent      # spice-vdagentd (daemon) and spice-vdagent (X session agent)
     xclip              # the test hooks' clipboard access
     x11-xserver-utils  # xrandr (screen size) and xsetroot (background colour)
     x11-utils          # xdpyinfo (waits for the X server)
+    xinput             # checks that Xorg has the agent's tablet
+    xdotool            # the pointer position, and raising the photo windows
+    x11-apps           # xwud, which shows the photo images
     busybox-static     # the shell and core tools; static, so no libc surprises
     libc-bin           # the C.UTF-8 locale, for GTK's text conversions
 )
 
 # Packages in that closure which the guest never runs: package managers,
 # init systems, perl, the C preprocessor (for xrdb), Mesa's DRI drivers and
-# LLVM (the guest disables GLX and glamor and draws in software), icon themes.
-# Leaving them out keeps the initramfs near 110 MB instead of 530. If one of
-# them ever becomes necessary, the library check below fails the build.
-skip_packages=" adduser adwaita-icon-theme cpp cpp-12 dbus dbus-bin dbus-daemon
-    dbus-session-bus-common dbus-system-bus-common dbus-user-session
-    dconf-service debconf dmsetup dpkg gtk-update-icon-cache hicolor-icon-theme
-    init-system-helpers keyboard-configuration libapparmor1 libargon2-1
+# LLVM (the guest disables GLX and glamor and draws in software), icon themes,
+# man-db (x11-apps depends on it for its manual pages). Leaving them out
+# keeps the initramfs near 110 MB instead of 530. If one of them ever becomes
+# necessary, the library check below fails the build. systemd-udevd's shared
+# library (libsystemd-shared) and its dependencies are kept.
+skip_packages="adduser adwaita-icon-theme bsdextrautils cpp cpp-12 dbus dbus-bin
+    dbus-daemon dbus-session-bus-common dbus-system-bus-common dbus-user-session
+    dconf-service debconf dmsetup dpkg groff-base gtk-update-icon-cache
+    hicolor-icon-theme init-system-helpers keyboard-configuration libargon2-1
     libcryptsetup12 libdevmapper1.02.1 libegl-mesa0 libfdisk1
-    libfile-find-rule-perl libgl1-mesa-dri libglx-mesa0 libicu72 libip4tc2
-    libisl23 libjson-c5 libkmod2 libllvm15 liblocale-gettext-perl libmpc3
-    libmpfr6 libnumber-compare-perl libpam-modules libpam-modules-bin
-    libpam-runtime libpam-systemd libperl5.36 libproc2-0 libseccomp2
-    libsemanage-common libsemanage2 libsepol2 libsystemd-shared
-    libtext-glob-perl libxml2 libz3-4 lsb-base mount passwd perl perl-base
-    perl-modules-5.36 procps shared-mime-info systemd systemd-sysv
-    sysvinit-utils tar udev usrmerge "
+    libfile-find-rule-perl libgl1-mesa-dri libglx-mesa0 libicu72 libisl23
+    libjson-c5 libllvm15 liblocale-gettext-perl libmpc3 libmpfr6
+    libnumber-compare-perl libpam-modules libpam-modules-bin libpam-runtime
+    libpam-systemd libperl5.36 libpipeline1 libproc2-0 libsemanage-common
+    libsemanage2 libsepol2 libtext-glob-perl libuchardet0 libxml2 libz3-4
+    lsb-base man-db mount passwd perl perl-base perl-modules-5.36 procps
+    shared-mime-info systemd systemd-sysv sysvinit-utils tar usrmerge"
+declare -A skip=()
+for name in $skip_packages; do
+    skip[$name]=1
+done
 
 # Kernel modules the init loads (their dependencies are added below): the QXL
 # DRM driver (X changes resolution through KMS), virtio PCI and virtio
@@ -126,7 +138,7 @@ mkdir -p "$root"
 count=0
 for deb in "$work"/debs/*.deb; do
     name="$(dpkg-deb -f "$deb" Package)"
-    if [[ "$skip_packages" == *" $name "* ]]; then
+    if [[ -n "${skip[$name]:-}" ]]; then
         continue
     fi
     dpkg-deb -x "$deb" "$root"
@@ -136,16 +148,26 @@ done
 say "unpacked $count packages"
 # Documentation, translations and icons are never read by the guest.
 rm -rf "$root"/usr/share/{doc,man,info,locale,lintian,bug,icons,perl5} "$root"/usr/include
+# udev's own rules (and the hardware database they consult) serve a whole
+# system: under TCG every rule costs boot time, and some would start services
+# through systemd. The guest's udevd runs the one rule Xorg needs, written
+# below; /lib/udev keeps udevd's helpers.
+rm -rf "$root"/lib/udev/rules.d "$root"/lib/udev/hwdb.d "$root"/etc/udev/rules.d
 
 # Every program the init starts, and the X modules it loads, must find all
 # their libraries in the root. The root's own dynamic loader answers that
 # without running the programs (and without root or a chroot).
+# (udevadm finds libsystemd-shared through a RUNPATH naming the guest's
+# /usr/lib/x86_64-linux-gnu/systemd; the library path must name the root's
+# copy, or a host with systemd would answer for it.)
 loader="$root/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
-libpath="$root/lib/x86_64-linux-gnu:$root/usr/lib/x86_64-linux-gnu"
+libpath="$root/lib/x86_64-linux-gnu:$root/usr/lib/x86_64-linux-gnu:$root/usr/lib/x86_64-linux-gnu/systemd"
 for f in usr/lib/xorg/Xorg usr/lib/xorg/modules/drivers/modesetting_drv.so \
-    usr/lib/xorg/modules/libshadow.so usr/bin/xkbcomp \
+    usr/lib/xorg/modules/libshadow.so usr/lib/xorg/modules/input/evdev_drv.so \
+    usr/bin/xkbcomp bin/udevadm \
     usr/sbin/spice-vdagentd usr/bin/spice-vdagent \
-    usr/bin/xclip usr/bin/xrandr usr/bin/xsetroot usr/bin/xdpyinfo; do
+    usr/bin/xclip usr/bin/xrandr usr/bin/xsetroot usr/bin/xdpyinfo \
+    usr/bin/xinput usr/bin/xdotool usr/bin/xwud; do
     [[ -e "$root/$f" ]] || die "the root has no /$f"
     missing="$("$loader" --library-path "$libpath" --list "$root/$f" 2>&1 | grep 'not found' || true)"
     [[ -z "$missing" ]] || die "/$f lacks libraries (a skipped package?): $missing"
@@ -222,14 +244,13 @@ printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\n' >"$root/etc/group"
 echo desktop-guest >"$root/etc/hostname"
 
-# Xorg: one modesetting screen on the QXL KMS device. No input hotplug (there
-# is no udev daemon; the tests drive the guest through the hooks and SPICE),
-# no GLX or glamor (Mesa is not in the guest), no screen saver or DPMS (a
-# blanked screen would break long tests).
+# Xorg: one modesetting screen on the QXL KMS device; input devices from
+# udev, hotplugged (spice-vdagentd creates its tablet long after Xorg starts,
+# and recreates it whenever the screen size changes), all with the evdev
+# driver. No GLX or glamor (Mesa is not in the guest), no screen saver or
+# DPMS (a blanked screen would break long tests).
 cat >"$root/etc/X11/xorg.conf" <<'EOF'
 Section "ServerFlags"
-    Option "AutoAddDevices" "false"
-    Option "AutoEnableDevices" "false"
     Option "AutoAddGPU" "false"
     Option "DontVTSwitch" "true"
     Option "BlankTime" "0"
@@ -239,6 +260,11 @@ Section "ServerFlags"
 EndSection
 Section "Module"
     Disable "glx"
+EndSection
+Section "InputClass"
+    Identifier "evdev"
+    MatchDevicePath "/dev/input/event*"
+    Driver "evdev"
 EndSection
 Section "Device"
     Identifier "qxl"
@@ -251,6 +277,53 @@ Section "Screen"
     Device "qxl"
 EndSection
 EOF
+
+# udev's one rule here: Xorg's udev backend adds only input devices that
+# carry ID_INPUT (and uses ID_INPUT_MOUSE, _KEY, ... to pick their class),
+# which udev's input_id builtin sets.
+mkdir -p "$root/etc/udev/rules.d"
+cat >"$root/etc/udev/rules.d/60-input-id.rules" <<'EOF'
+ACTION!="remove", SUBSYSTEM=="input", IMPORT{builtin}="input_id"
+EOF
+
+# Photo-like images for the viewer's JPEG path: smooth gradients plus noise,
+# so that every 64x16 tile holds well over 64 distinct colours (the viewer's
+# threshold for "photographic"). Each is an XWD file (24-bit TrueColor,
+# ZPixmap) that xwud shows as it is; its window name, oc-photo-N, lets the
+# init find the window (xwud names it "xwud: oc-photo-N").
+say "drawing the photo images"
+mkdir -p "$root/usr/share/opencloud"
+for n in 1 2 3; do
+    perl - "$n" 640 480 "$root/usr/share/opencloud/photo-$n.xwd" <<'EOF'
+use strict;
+use warnings;
+my ($n, $w, $h, $out) = @ARGV;
+srand(1000 + $n);    # the same images on every build
+my $name = "oc-photo-$n\0";
+open(my $f, '>:raw', $out) or die "$out: $!";
+# XWDFileHeader: 25 big-endian CARD32, then the window name.
+print $f pack('N25', 100 + length($name), 7, 2, 24, $w, $h, 0, 0, 32, 0, 32, 32,
+    $w * 4, 4, 0xff0000, 0xff00, 0xff, 8, 256, 0, $w, $h, 0, 0, 0), $name;
+my @phase = map { rand(6.283) } 1 .. 6;
+my @freq = map { 0.004 + rand(0.012) } 1 .. 6;
+for my $y (0 .. $h - 1) {
+    my $row = '';
+    for my $x (0 .. $w - 1) {
+        my @c;
+        for my $k (0 .. 2) {
+            my $v = 128 + 90 * sin($x * $freq[$k] + $y * $freq[$k + 3] + $phase[$k])
+                + 30 * sin(($x - $y) * $freq[5 - $k] + $phase[$k + 3])
+                + int(rand(41)) - 20;
+            push @c, $v < 0 ? 0 : $v > 255 ? 255 : int($v);
+        }
+        # Pixels in LSBFirst byte order: blue, green, red, pad.
+        $row .= pack('C4', $c[2], $c[1], $c[0], 0);
+    }
+    print $f $row;
+}
+close($f) or die "$out: $!";
+EOF
+done
 
 # SPICE clients ask for a new monitor layout with VD_AGENT_MONITORS_CONFIG.
 # With the qxl KMS driver in the guest, spice-server hands that message to
@@ -307,7 +380,11 @@ emit() {
     printf '%s\n' "$*" > "$EVENTS"
     rmdir /run/opencloud/emit.lock
 }
-log() { echo "desktop-guest: $*"; }
+# Log lines carry the guest's uptime, to see where boot time goes.
+log() {
+    read -r up _ < /proc/uptime
+    echo "desktop-guest: [$up] $*"
+}
 fail() {
     log "FAILED: $*"
     dmesg | tail -n 60
@@ -316,9 +393,9 @@ fail() {
 }
 # wait_for SECONDS COMMAND...: polls COMMAND every 0.2 s.
 wait_for() {
-    n=$(( $1 * 5 )); shift
+    local tries=$(( $1 * 5 )); shift
     while ! "$@" >/dev/null 2>&1; do
-        n=$((n - 1)); [ "$n" -gt 0 ] || return 1
+        tries=$((tries - 1)); [ "$tries" -gt 0 ] || return 1
         usleep 200000
     done
 }
@@ -331,8 +408,9 @@ done < /etc/opencloud-modules
 
 wait_for 30 test -e /dev/dri/card0 || fail "no /dev/dri/card0 (qxl)"
 wait_for 30 test -e /dev/uinput || fail "no /dev/uinput"
-# udev would name the agent's port /dev/virtio-ports/<name>; there is no
-# udev, so the symlinks are made here the same way.
+# udev's default rules would name the agent's port /dev/virtio-ports/<name>;
+# the guest's udevd runs only the input rule, so the symlinks are made here
+# the same way.
 port_link() {
     for p in /sys/class/virtio-ports/*; do
         [ -e "$p/name" ] || continue
@@ -344,6 +422,16 @@ port_link() {
     test -e /dev/virtio-ports/com.redhat.spice.0
 }
 wait_for 30 port_link || fail "no virtio port com.redhat.spice.0"
+
+# Xorg learns of input devices only from udev: the properties udevd stores
+# (ID_INPUT...) for the devices present when it starts, and udevd's events
+# for the ones added later, such as spice-vdagentd's tablet.
+log "starting udevd"
+/lib/systemd/systemd-udevd --resolve-names=never > /dev/console 2>&1 &
+upid=$!
+wait_for 30 test -S /run/udev/control || fail "systemd-udevd did not start"
+udevadm trigger --action=add --subsystem-match=input
+udevadm settle --timeout=30 || log "udevadm settle timed out"
 
 log "starting Xorg"
 export DISPLAY=:0
@@ -386,7 +474,20 @@ wait_for 60 agent_connected || fail "spice-vdagent did not connect to spice-vdag
 # the screen's resolution.
 wait_for 30 has_port || fail "spice-vdagentd did not open the virtio port"
 emit AGENT-PORT-OK
-for p in $xpid $dpid $apid; do
+# In client mouse mode spice-server hands pointer positions to
+# spice-vdagentd, which injects them through a uinput tablet; it creates the
+# tablet together with the port (it needs the screen size from the session
+# agent), and Xorg adds it through udev.
+TABLET='spice vdagent tablet'
+tablet_in_kernel() { grep -qxF "$TABLET" /sys/class/input/*/name; }
+tablet_in_x() { xinput list --name-only | grep -qxF "$TABLET"; }
+wait_for 30 tablet_in_kernel || fail "spice-vdagentd made no uinput tablet"
+if ! wait_for 30 tablet_in_x; then
+    xinput list; grep -i 'input\|evdev' /tmp/Xorg.0.log
+    fail "Xorg did not add the agent's tablet"
+fi
+log "Xorg has the agent's tablet"
+for p in $upid $xpid $dpid $apid; do
     kill -0 "$p" 2>/dev/null || fail "process $p died during start-up"
 done
 
@@ -434,11 +535,69 @@ watch_loop() {
             last_key=none
             emit CLIPBOARD-NONE
         fi
-        for p in $xpid $dpid $apid; do
+        for p in $upid $xpid $dpid $apid; do
             kill -0 "$p" 2>/dev/null || fail "process $p died"
         done
         usleep 500000
     done
+}
+
+# The X pointer position as "<x> <y>".
+pointer_pos() {
+    xdotool getmouselocation 2>/dev/null |
+        sed -n 's/^x:\(-*[0-9]*\) y:\(-*[0-9]*\) .*/\1 \2/p' | grep .
+}
+
+# Photos: one xwud window per image, all at the same place; the loop raises
+# them in turn, so that the area changes five times a second while X only
+# restacks windows and xwud redraws from memory (no process start per
+# change). One xdotool runs a chain of raises; the loop ends after the chain
+# in which the flag file disappeared.
+PHOTOS="1 2 3"
+photo_window() { xdotool search --name "oc-photo-$1\$" 2>/dev/null | head -n1 | grep .; }
+photo_loop() {
+    set -- $(cat /run/opencloud/photo-ids)
+    chain=
+    for round in 1 2; do
+        for w in "$@"; do chain="$chain windowraise $w sleep 0.2"; done
+    done
+    while [ -e /run/opencloud/photo-on ]; do
+        xdotool $chain > /dev/null 2>&1 || { log "photo: xdotool failed"; sleep 1; }
+    done
+    rm -f /run/opencloud/photo-loop
+}
+# (-raw: the pixels are the screen's own TrueColor values, so xwud puts the
+# image as it is instead of allocating a colour per pixel.)
+photo_start() {
+    ids=
+    for k in $PHOTOS; do
+        if ! photo_window "$k" > /dev/null; then
+            ( xwud -noclick -raw -geometry +192+144 -in "/usr/share/opencloud/photo-$k.xwd"
+              log "photo: xwud $k exited ($?)" ) &
+        fi
+    done
+    for k in $PHOTOS; do
+        if ! wait_for 30 photo_window "$k"; then
+            log "photo: no window oc-photo-$k; the root's children are:"
+            xwininfo -root -children
+            return 1
+        fi
+        ids="$ids $(photo_window "$k")"
+    done
+    echo $ids > /run/opencloud/photo-ids
+    touch /run/opencloud/photo-on
+    if [ ! -e /run/opencloud/photo-loop ]; then
+        touch /run/opencloud/photo-loop
+        photo_loop &
+    fi
+}
+# Ends the loop and leaves the first image on top, still.
+photo_stop() {
+    rm -f /run/opencloud/photo-on
+    wait_for 30 test ! -e /run/opencloud/photo-loop || return 1
+    [ -s /run/opencloud/photo-ids ] || return 0
+    set -- $(cat /run/opencloud/photo-ids)
+    xdotool windowraise "$1"
 }
 
 # Commands from the host, one a line: "<id> <verb> [<argument>]"; each gets
@@ -468,6 +627,29 @@ command_loop() {
             paste)
                 if b=$(clip_read /run/opencloud/paste.clip); then emit "REPLY $id ok $b"
                 else emit "REPLY $id err cannot read the clipboard"; fi ;;
+            diag)
+                {
+                    log "diag: kernel input devices:"
+                    (set +f; grep . /sys/class/input/*/name)
+                    log "diag: X input devices:"
+                    xinput list
+                    log "diag: Xorg log (end):"
+                    tail -n 60 /tmp/Xorg.0.log
+                } 2>&1
+                emit "REPLY $id ok" ;;
+            pointer)
+                if p=$(pointer_pos); then emit "REPLY $id ok $p"
+                else emit "REPLY $id err cannot read the pointer position"; fi ;;
+            photo)
+                case "$arg" in
+                    start)
+                        if photo_start; then emit "REPLY $id ok"
+                        else emit "REPLY $id err the photo windows did not appear"; fi ;;
+                    stop)
+                        if photo_stop; then emit "REPLY $id ok"
+                        else emit "REPLY $id err the photo loop did not stop"; fi ;;
+                    *) emit "REPLY $id err photo takes start or stop" ;;
+                esac ;;
             *) emit "REPLY $id err unknown command" ;;
         esac
     done < "$COMMANDS"

@@ -5,6 +5,15 @@
 //! `com.redhat.spice.0` and the `spice-vdagent` X session agent. It is
 //! reachable over SPICE on a free loopback port, with QMP for ground truth.
 //!
+//! Input: `systemd-udevd` runs (with the one rule Xorg needs, `input_id`),
+//! so Xorg adds input devices through udev with the evdev driver, hotplug
+//! included. That is how it gets spice-vdagentd's uinput tablet ("spice
+//! vdagent tablet"), which spice-vdagentd creates only once the session
+//! agent has reported the screen size, and recreates on every size change.
+//! In client (absolute) mouse mode spice-server sends pointer positions to
+//! the agent, which moves the X pointer through that tablet; in server mode
+//! the relative motion goes to QEMU's PS/2 mouse, also an X device.
+//!
 //! # Test hooks
 //!
 //! The guest's init talks to the harness over serial ports, one line per
@@ -16,7 +25,8 @@
 //!   spice-vdagentd holds the virtio port open.
 //! - `SIZE <w>x<h>`: the X screen size, once at start and whenever it
 //!   changes (polled every 0.5 s).
-//! - `OPENCLOUD-DESKTOP-READY`: X, both agent processes and the hooks run.
+//! - `OPENCLOUD-DESKTOP-READY`: X, both agent processes and the hooks run,
+//!   and X has the agent's tablet.
 //! - `CLIPBOARD <base64>`: the CLIPBOARD text (at most 1 MiB, read with
 //!   xclip) each time the selection gets a new owner, and after `copy`.
 //!   Ownership is polled every 0.5 s without fetching the text, so while
@@ -26,8 +36,8 @@
 //! - `CLIPBOARD-NONE`: the selection lost its owner.
 //! - `REPLY <id> ok [<data>]` or `REPLY <id> err <reason>`: a command's
 //!   answer.
-//! - `OPENCLOUD-DESKTOP-FAILED <reason>`: start-up failed, or X or an agent
-//!   process died.
+//! - `OPENCLOUD-DESKTOP-FAILED <reason>`: start-up failed, or X, udevd or
+//!   an agent process died.
 //!
 //! **ttyS1, commands** (host → guest, a unix socket): `<id> <verb>
 //! [<argument>]`, each answered by one `REPLY <id> ...` on ttyS0:
@@ -38,9 +48,24 @@
 //!   selection.
 //! - `paste`: the CLIPBOARD text in base64 (asks the SPICE client when the
 //!   agent owns the selection).
+//! - `pointer`: the X pointer position, `<x> <y>` (`xdotool
+//!   getmouselocation`), in screen pixels.
+//! - `diag`: writes the kernel's and X's input devices and the end of
+//!   Xorg's log to the log port, for diagnosis.
+//! - `photo start`: shows photo-like 640x480 images (smooth gradients plus
+//!   noise, generated at build time; see [`PHOTO_RECT`]) in xwud windows
+//!   stacked at the same place and raises them in turn, one every 0.2 s,
+//!   until `photo stop`; answered once the windows exist and the cycle runs.
+//!   Every change repaints the whole area: colourful and frequent, what the
+//!   viewer sends as JPEG.
+//! - `photo stop`: ends the cycle (within about 1.2 s, the rest of one
+//!   xdotool chain), raises the first image and answers; the screen then
+//!   stays still with that image on it.
 //!
-//! **ttyS2, log**: the kernel console and the output of the init, Xorg,
-//! spice-vdagentd and spice-vdagent (both with `-d`), for diagnosis only.
+//! **ttyS2, log**: the kernel console and the output of the init, udevd,
+//! xwud, spice-vdagentd and spice-vdagent (both with `-d`), for diagnosis
+//! only (Xorg logs to the guest's /tmp/Xorg.0.log, shown here when X fails
+//! to start or to add the tablet).
 //!
 //! # Resizing
 //!
@@ -79,7 +104,8 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 
-use crate::guest::{accel, free_port, parse_ppm, qmp_at, repo_root, Screen};
+use crate::browser::Browser;
+use crate::guest::{accel, compare, free_port, parse_ppm, qmp_at, repo_root, Screen};
 
 /// The event the init writes once X, both agent processes and the hooks run.
 pub const READY_LINE: &str = "OPENCLOUD-DESKTOP-READY";
@@ -88,6 +114,9 @@ pub const READY_LINE: &str = "OPENCLOUD-DESKTOP-READY";
 pub const ROOT_COLOUR: u32 = 0x2a5d8f;
 /// The most clipboard text a `CLIPBOARD` event or `paste` reply carries.
 pub const MAX_CLIPBOARD: usize = 1 << 20;
+/// Where `photo start` shows its images: (x, y, width, height) in screen
+/// pixels.
+pub const PHOTO_RECT: (u32, u32, u32, u32) = (192, 144, 640, 480);
 
 /// The most the harness reads of the event log in total.
 const MAX_EVENT_LOG: u64 = 64 << 20;
@@ -191,6 +220,12 @@ fn parse_size(s: &str) -> Option<(u32, u32)> {
     let (w, h) = s.trim().split_once('x')?;
     let (w, h): (u32, u32) = (w.parse().ok()?, h.parse().ok()?);
     ((1..=65535).contains(&w) && (1..=65535).contains(&h)).then_some((w, h))
+}
+
+/// `<x> <y>`, two integers.
+fn parse_pointer(s: &str) -> Option<(i32, i32)> {
+    let (x, y) = s.trim().split_once(' ')?;
+    Some((x.parse().ok()?, y.parse().ok()?))
 }
 
 fn decode_text(b64: &str) -> Option<String> {
@@ -337,7 +372,13 @@ impl DesktopGuest {
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
         let path = |name: &str| dir.path().join(name);
-        let mut spice = format!("port={port},addr=127.0.0.1");
+        // Lossless images only, and no video streams (which our client does
+        // not decode): spice-server would otherwise pick JPEG for photo-like
+        // images whenever it guesses the client's bandwidth is low, and the
+        // screen could never match QEMU's screendump exactly. (QEMU already
+        // defaults to no streaming; saying so keeps it that way.)
+        let mut spice =
+            format!("port={port},addr=127.0.0.1,jpeg-wan-compression=never,streaming-video=off");
         let mut cmd = Command::new("qemu-system-x86_64");
         match &opts.password {
             None => spice.push_str(",disable-ticketing=on"),
@@ -598,6 +639,10 @@ impl DesktopGuest {
             .with_context(|| format!("no reply to guest command {verb}"))?;
         match e {
             Event::Reply { result: Ok(d), .. } => Ok(d),
+            Event::Reply { result: Err(r), .. } if r == "unknown command" => bail!(
+                "guest command {verb} failed: {r} (an image built before this hook? \
+                 delete the desktop guest directory to rebuild it)"
+            ),
             Event::Reply { result: Err(r), .. } => bail!("guest command {verb} failed: {r}"),
             _ => unreachable!("wait_event matched a reply"),
         }
@@ -664,6 +709,73 @@ impl DesktopGuest {
         parse_size(&s).ok_or_else(|| anyhow!("the guest reported the screen size {s:?}"))
     }
 
+    /// The X pointer position in screen pixels, asked now.
+    pub async fn pointer(&self) -> Result<(i32, i32)> {
+        let s = self.send_command("pointer", None).await?;
+        parse_pointer(&s).ok_or_else(|| anyhow!("the guest reported the pointer at {s:?}"))
+    }
+
+    /// Polls [`Self::pointer`] until it is `want`; fails after `limit` with
+    /// the last position seen.
+    pub async fn wait_pointer(&self, want: (i32, i32), limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let at = self.pointer().await?;
+            if at == want {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                // What X and the kernel make of the input devices, into the
+                // log port and so into the diagnostics.
+                if let Err(e) = self.send_command("diag", None).await {
+                    eprintln!("guest diag: {e:#}");
+                }
+                bail!(
+                    "the guest pointer is at {at:?}, not {want:?}, after {limit:?}{}",
+                    self.diagnostics()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Starts cycling the photo images (`photo start`): the screen in
+    /// [`PHOTO_RECT`] changes five times a second until [`Self::photo_stop`].
+    pub async fn photo_start(&self) -> Result<()> {
+        self.send_command("photo", Some("start")).await.map(|_| ())
+    }
+
+    /// Stops the cycle (`photo stop`), leaving the first image still on
+    /// screen.
+    pub async fn photo_stop(&self) -> Result<()> {
+        self.send_command("photo", Some("stop")).await.map(|_| ())
+    }
+
+    /// Waits until the canvas at `selector` in `browser` equals this
+    /// guest's screendump, as [`Browser::wait_canvas_matches`] does for the
+    /// text guest: the page may still be drawing the last change when a
+    /// screendump is taken, so the two are compared until they agree or
+    /// `limit` passes.
+    pub async fn wait_canvas_matches(
+        &self,
+        browser: &mut Browser,
+        selector: &str,
+        limit: Duration,
+    ) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let truth = self.screendump().await?;
+            let seen = browser.canvas(selector).await?;
+            match compare(&truth, &seen) {
+                None => return Ok(()),
+                Some(d) if Instant::now() >= deadline => {
+                    bail!("the canvas ({selector}) differs from the guest's screendump: {d}")
+                }
+                Some(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    }
+
     /// Runs one QMP command and returns its `return` value.
     pub async fn qmp(&self, command: Value) -> Result<Value> {
         qmp_at(&self.dir.path().join("qmp"), command).await
@@ -697,7 +809,7 @@ impl DesktopGuest {
         format!(
             "\n--- events (end) ---\n{}\n--- guest log (end) ---\n{}\n--- qemu stderr (end) ---\n{}",
             tail(&dir.join("events.log"), ERROR_TAIL),
-            tail(&dir.join("debug.log"), ERROR_TAIL),
+            tail(&dir.join("debug.log"), 2 * ERROR_TAIL),
             tail(&dir.join("qemu.err"), ERROR_TAIL / 2),
         )
     }
@@ -743,6 +855,10 @@ mod tests {
             }
         );
         assert!(matches!(Event::parse("REPLY x ok"), Event::Unknown(_)));
+        assert_eq!(parse_pointer("100 7"), Some((100, 7)));
+        assert_eq!(parse_pointer("-1 0\n"), Some((-1, 0)));
+        assert_eq!(parse_pointer("100"), None);
+        assert_eq!(parse_pointer("1 2 3"), None);
         assert_eq!(
             Event::parse("OPENCLOUD-DESKTOP-FAILED no X"),
             Event::Failed("no X".into())

@@ -1,8 +1,8 @@
 //! The desktop guest works as the agent tests need it to: it boots to X with
 //! Debian's real spice-vdagentd holding the agent's virtio port (the guest
-//! says so and QEMU confirms the port is open), reports its screen size,
-//! answers commands, turns `copy` into a CLIPBOARD event, and shows its
-//! screen to our SPICE client.
+//! says so and QEMU confirms the port is open), reports its screen size and
+//! pointer position, answers commands, turns `copy` into a CLIPBOARD event,
+//! and shows its screen to our SPICE client.
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,18 @@ async fn desktop_guest_runs_the_real_agent() -> Result<()> {
         err.as_ref()
             .is_err_and(|e| e.to_string().contains("unknown command")),
         "an unknown command did not fail: {err:?}"
+    );
+    let err = guest.send_command("photo", Some("sideways")).await;
+    ensure!(
+        err.as_ref()
+            .is_err_and(|e| e.to_string().contains("photo takes start or stop")),
+        "a bad photo argument did not fail: {err:?}"
+    );
+    // The pointer is on the screen (nobody has moved it yet).
+    let (x, y) = guest.pointer().await?;
+    ensure!(
+        (0..size.0 as i32).contains(&x) && (0..size.1 as i32).contains(&y),
+        "the pointer is off the {size:?} screen at ({x}, {y})"
     );
 
     // Our SPICE client sees the X screen: a surface of that size, all in
