@@ -26,6 +26,9 @@ pub enum Error {
     /// A membership change was refused.
     #[error("membership: {0}")]
     Membership(String),
+    /// A client reused a request id for a different write.
+    #[error("this request id was already used for a different request")]
+    RequestIdReused,
     /// The Raft core stopped; the node must be restarted.
     #[error("raft stopped: {0}")]
     Fatal(String),

@@ -63,6 +63,17 @@ fn request_key(id: &str) -> Vec<u8> {
     k
 }
 
+/// A request id may end with `#` and a fingerprint of the request it was
+/// sent with (the node adds one for client-chosen ids): the id is what
+/// identifies retries, the fingerprint tells a retry from a different
+/// request that reuses the id.
+fn split_request_id(request_id: &str) -> (&str, Option<&str>) {
+    match request_id.rsplit_once('#') {
+        Some((id, print)) => (id, Some(print)),
+        None => (request_id, None),
+    }
+}
+
 fn request_index_key(index: u64, id: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(id.len() + 9);
     k.push(b'i');
@@ -269,21 +280,30 @@ impl Applier<'_> {
     }
 
     fn proposal(&mut self, index: u64, proposal: Proposal) -> Result<Outcome, StorageError> {
-        let rkey = request_key(&proposal.request_id);
+        let (id, print) = split_request_id(&proposal.request_id);
+        let rkey = request_key(id);
         if let Some(raw) = self.get(&rkey)? {
-            // Already applied: answer as the first time.
-            let (_, outcome): (u64, Outcome) =
-                crate::codec::decode(&raw).map_err(|e| sm_err(ErrorVerb::Read, e))?;
-            return Ok(outcome);
+            // Already applied: a retry answers as the first time. The same
+            // id on a different request is refused instead, or its caller
+            // would be told of an outcome that is not its own.
+            return match crate::codec::decode::<(u64, Outcome, Option<String>)>(&raw) {
+                Ok((_, _, Some(seen))) if print.is_some_and(|p| p != seen) => {
+                    Ok(Outcome::RequestIdReused)
+                }
+                Ok((_, outcome, _)) => Ok(outcome),
+                // Remembered before requests carried fingerprints.
+                Err(_) => {
+                    let (_, outcome): (u64, Outcome) =
+                        crate::codec::decode(&raw).map_err(|e| sm_err(ErrorVerb::Read, e))?;
+                    Ok(outcome)
+                }
+            };
         }
         let outcome = self.command(proposal.command)?;
-        let remembered =
-            crate::codec::encode(&(index, &outcome)).map_err(|e| sm_err(ErrorVerb::Write, e))?;
+        let remembered = crate::codec::encode(&(index, &outcome, print))
+            .map_err(|e| sm_err(ErrorVerb::Write, e))?;
         self.set(rkey, Some(remembered));
-        self.set(
-            request_index_key(index, &proposal.request_id),
-            Some(Vec::new()),
-        );
+        self.set(request_index_key(index, id), Some(Vec::new()));
         Ok(outcome)
     }
 

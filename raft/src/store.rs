@@ -224,10 +224,15 @@ impl Store {
     /// applied, wherever the leader is.
     pub async fn write(&self, proposal: Proposal) -> Result<Outcome> {
         let timeout = self.config.request_timeout;
-        self.on_leader(path::FORWARD_WRITE, proposal, timeout, |p| {
-            self.write_local(p)
-        })
-        .await
+        let outcome = self
+            .on_leader(path::FORWARD_WRITE, proposal, timeout, |p| {
+                self.write_local(p)
+            })
+            .await?;
+        match outcome {
+            Outcome::RequestIdReused => Err(Error::RequestIdReused),
+            other => Ok(other),
+        }
     }
 
     /// Applies a write on this node if it leads; never forwards. Writes

@@ -82,6 +82,10 @@ pub enum Outcome {
     NotFound,
     /// `CompareAndSwap` found another value; it carries the current one.
     Conflict { current: Option<Vec<u8>> },
+    /// The request id was used before for a different command: nothing was
+    /// applied, and the earlier command's outcome is not this one's answer.
+    /// [`crate::Store::write`] turns this into [`crate::Error::RequestIdReused`].
+    RequestIdReused,
 }
 
 /// What a forwarded or local linearizable read asks for.

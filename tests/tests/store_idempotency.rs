@@ -18,7 +18,7 @@ async fn a_retried_write_is_applied_once() {
     let follower = cluster.follower_of(leader);
     let (l, f) = (cluster.api(leader), cluster.api(follower));
 
-    // Same id, other value: the retry answers like the first and changes nothing.
+    // The same request again (same id, same body) answers like the first.
     let first = l.put_kv("k", b"v1", Some("req-x")).await.expect("PUT");
     assert!(
         kv_write_ok(first.status),
@@ -27,16 +27,24 @@ async fn a_retried_write_is_applied_once() {
         first.text()
     );
     let retry = l
-        .put_kv("k", b"v2", Some("req-x"))
+        .put_kv("k", b"v1", Some("req-x"))
         .await
         .expect("PUT retry");
     assert_eq!(
         retry.status, first.status,
         "the retry answers as the first did"
     );
+    // Same id, other value: not a retry but a different request; it is
+    // refused (never answered with the first one's outcome) and changes
+    // nothing.
+    let reuse = l
+        .put_kv("k", b"v2", Some("req-x"))
+        .await
+        .expect("PUT reuse");
+    assert_eq!(reuse.status, StatusCode::CONFLICT, "{}", reuse.text());
     assert_eq!(l.get_kv("k").await.expect("GET").body, b"v1");
 
-    // A retry through another node is recognised too.
+    // A retry through another node is recognised too, and so is a reuse.
     let first = f.put_kv("k2", b"v1", Some("req-y")).await.expect("PUT");
     assert!(
         kv_write_ok(first.status),
@@ -45,14 +53,26 @@ async fn a_retried_write_is_applied_once() {
         first.text()
     );
     let retry = l
-        .put_kv("k2", b"v2", Some("req-y"))
+        .put_kv("k2", b"v1", Some("req-y"))
         .await
         .expect("PUT retry");
     assert_eq!(retry.status, first.status);
+    let reuse = l
+        .put_kv("k2", b"v2", Some("req-y"))
+        .await
+        .expect("PUT reuse");
+    assert_eq!(reuse.status, StatusCode::CONFLICT, "{}", reuse.text());
     for id in cluster.ids() {
         let got = cluster.api(id).get_kv("k2").await.expect("GET");
         assert_eq!(got.body, b"v1", "k2 on node {id}");
     }
+    // A delete under a write's id is refused too, not answered "done".
+    let reuse = l
+        .delete_kv("k2", Some("req-y"))
+        .await
+        .expect("DELETE reuse");
+    assert_eq!(reuse.status, StatusCode::CONFLICT, "{}", reuse.text());
+    assert_eq!(l.get_kv("k2").await.expect("GET").body, b"v1");
 
     // A different id is a new write.
     let r = l.put_kv("k", b"v3", Some("req-z")).await.expect("PUT");
@@ -153,11 +173,13 @@ async fn applied_ids_survive_snapshots_and_restarts() {
         .api(rebuilt)
         .put_kv("once", b"v2", Some("req-once"))
         .await
-        .expect("PUT retry");
-    assert!(
-        kv_write_ok(retry.status),
-        "{} {}",
+        .expect("PUT under a used id");
+    // Remembered: a different request under the id is refused (forgotten,
+    // it would be applied and answer 204).
+    assert_eq!(
         retry.status,
+        StatusCode::CONFLICT,
+        "the id was forgotten after a snapshot: {}",
         retry.text()
     );
     let got = cluster.api(rebuilt).get_kv("once").await.expect("GET");
@@ -176,11 +198,13 @@ async fn applied_ids_survive_snapshots_and_restarts() {
         .api(leader)
         .put_kv("once", b"v3", Some("req-once"))
         .await
-        .expect("PUT retry");
-    assert!(
-        kv_write_ok(retry.status),
-        "{} {}",
+        .expect("PUT under a used id");
+    // Remembered: a different request under the id is refused (forgotten,
+    // it would be applied and answer 204).
+    assert_eq!(
         retry.status,
+        StatusCode::CONFLICT,
+        "the id was forgotten after a restart: {}",
         retry.text()
     );
     let got = cluster.api(leader).get_kv("once").await.expect("GET");
@@ -205,8 +229,9 @@ async fn concurrent_duplicates_through_every_node_are_applied_once() {
         let r = r.expect("POST");
         assert_eq!(r.status, StatusCode::CREATED, "a duplicate: {}", r.text());
     }
-    // The same for a kv write whose copies carry different bodies: one of
-    // them wins and every node agrees on which.
+    // Copies of a kv write that carry different bodies are different
+    // requests under one id: one of them wins, the others are refused, and
+    // every node agrees on the winner.
     let puts = cluster.ids().into_iter().map(|id| {
         let api = cluster.api(id);
         async move {
@@ -214,10 +239,20 @@ async fn concurrent_duplicates_through_every_node_are_applied_once() {
                 .await
         }
     });
-    for r in futures::future::join_all(puts).await {
+    let mut won = Vec::new();
+    for (id, r) in cluster
+        .ids()
+        .into_iter()
+        .zip(futures::future::join_all(puts).await)
+    {
         let r = r.expect("PUT");
-        assert!(kv_write_ok(r.status), "{} {}", r.status, r.text());
+        if kv_write_ok(r.status) {
+            won.push(format!("from-{id}"));
+        } else {
+            assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+        }
     }
+    assert_eq!(won.len(), 1, "winners: {won:?}");
     let mut seen = Vec::new();
     for id in cluster.ids() {
         seen.push(cluster.api(id).get_kv("dup").await.expect("GET").text());
@@ -226,14 +261,14 @@ async fn concurrent_duplicates_through_every_node_are_applied_once() {
         seen.iter().all(|v| v == &seen[0]),
         "nodes disagree: {seen:?}"
     );
-    assert!(seen[0].starts_with("from-"), "value: {seen:?}");
-    // A later copy changes nothing.
+    assert_eq!(seen[0], won[0], "the refused copies' value: {seen:?}");
+    // A later copy with yet another body is refused and changes nothing.
     let late = cluster
         .api(1)
         .put_kv("dup", b"late", Some("kv-dup"))
         .await
         .expect("PUT");
-    assert!(kv_write_ok(late.status));
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.text());
     assert_eq!(
         cluster.api(2).get_kv("dup").await.expect("GET").text(),
         seen[0]

@@ -52,6 +52,9 @@ impl From<opencloud_raft::Error> for AppError {
             E::Timeout => AppError::Unavailable("timed out waiting for the cluster; retry".into()),
             E::Peer { .. } => AppError::Unavailable(format!("{e}; retry")),
             E::Membership(m) => AppError::Conflict(m),
+            E::RequestIdReused => AppError::Conflict(
+                "this X-Request-Id was already used for a different request".into(),
+            ),
             other => AppError::Internal(other.to_string()),
         }
     }

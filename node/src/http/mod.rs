@@ -69,6 +69,7 @@ fn routes(state: AppState) -> Router {
             )
         })
         .layer(middleware::from_fn(crate::desktop::same_origin_only))
+        .layer(middleware::from_fn(fingerprint_requests))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -138,20 +139,69 @@ pub fn require_operator(state: &AppState, headers: &HeaderMap) -> AppResult<()> 
     }
 }
 
+/// Where [`fingerprint_requests`] leaves its digest of the request.
+const FINGERPRINT: &str = "x-opencloud-request-fingerprint";
+
+/// Digests the method, path and body of every request that carries an
+/// `X-Request-Id`, so that the store can tell a retry (same digest) from a
+/// different request reusing the id (refused with 409, instead of being
+/// answered with the other request's outcome).
+async fn fingerprint_requests(req: Request, next: Next) -> Response {
+    use sha2::{Digest, Sha256};
+    let (mut parts, body) = req.into_parts();
+    // Only this layer may set it.
+    parts.headers.remove(FINGERPRINT);
+    if !parts.headers.contains_key("x-request-id") {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                axum::Json(serde_json::json!({"error": "request body too large"})),
+            )
+                .into_response()
+        }
+    };
+    let mut h = Sha256::new();
+    h.update(parts.method.as_str().as_bytes());
+    h.update(b" ");
+    // The path, not the whole URI: over HTTP/2 it also names the node.
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    h.update(&bytes);
+    let digest = hex::encode(&h.finalize()[..12]);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&digest) {
+        parts.headers.insert(FINGERPRINT, v);
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
 /// The idempotency key of a write: the client's `X-Request-Id` when given
-/// (so a retry is applied once), otherwise a fresh random one.
+/// (so a retry is applied once), with the request's fingerprint, otherwise
+/// a fresh random one.
 pub fn request_id(headers: &HeaderMap) -> AppResult<String> {
     match headers.get("x-request-id") {
         Some(v) => {
             let s = v
                 .to_str()
                 .map_err(|_| AppError::BadRequest("X-Request-Id must be ASCII".into()))?;
-            if s.is_empty() || s.len() > 128 {
+            if s.is_empty() || s.len() > 128 || s.contains('#') {
                 return Err(AppError::BadRequest(
-                    "X-Request-Id must be 1 to 128 characters".into(),
+                    "X-Request-Id must be 1 to 128 characters, without `#`".into(),
                 ));
             }
-            Ok(format!("c:{s}"))
+            match headers.get(FINGERPRINT).and_then(|f| f.to_str().ok()) {
+                Some(print) => Ok(format!("c:{s}#{print}")),
+                None => Ok(format!("c:{s}")),
+            }
         }
         None => {
             use rand::RngCore;
