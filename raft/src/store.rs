@@ -340,8 +340,30 @@ impl Store {
     pub(crate) async fn change_membership_local(&self, change: MembershipChange) -> Attempt<()> {
         let result = match change {
             MembershipChange::Add { id, addr } => {
-                match self.raft.add_learner(id, BasicNode { addr }, true).await {
-                    Ok(_) => {
+                match self
+                    .raft
+                    .add_learner(id, BasicNode { addr: addr.clone() }, true)
+                    .await
+                {
+                    Ok(added) => {
+                        // A voter that cannot be reached would leave the
+                        // joint configuration without a quorum, and the
+                        // cluster taking no writes: promote only a learner
+                        // that has caught up.
+                        let matched = self
+                            .raft
+                            .metrics()
+                            .borrow()
+                            .replication
+                            .as_ref()
+                            .and_then(|r| r.get(&id).copied().flatten())
+                            .map(|l| l.index);
+                        if matched.map_or(true, |m| m < added.log_id.index) {
+                            return Attempt::Failed(Error::Membership(format!(
+                                "node {id} at {addr} has not caught up (is it running, is the address right?); \
+                                 it stays a learner until it has: fix it and add it again, or remove it"
+                            )));
+                        }
                         let ids = BTreeSet::from([id]);
                         self.raft
                             .change_membership(ChangeMembers::AddVoterIds(ids), false)

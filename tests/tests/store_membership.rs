@@ -189,3 +189,35 @@ async fn removing_the_leader_hands_over_to_the_others() {
     acked.extend(write_many(&live, "after", 10, 2).await.expect("writes"));
     assert_all_present(&live, &acked).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_an_unreachable_node_leaves_the_cluster_writable() {
+    // A voter nobody can reach would take the quorum with it: the add must
+    // fail and the cluster keep its members and its writes.
+    let cluster = Cluster::start(ClusterOptions::default().nodes(1))
+        .await
+        .expect("a 1-node cluster starts");
+    let api = cluster.api(1);
+    let r = cluster
+        .client()
+        .post(format!("{}/api/v1/cluster/nodes", api.url()))
+        .json(&serde_json::json!({"id": 7, "raft_addr": "127.0.0.1:1"}))
+        .send()
+        .await
+        .expect("POST cluster/nodes");
+    let status = r.status();
+    let body = r.text().await.unwrap_or_default();
+    assert!(
+        !status.is_success(),
+        "an unreachable node was added: {status} {body}"
+    );
+    let info = api.cluster().await.expect("cluster info");
+    assert_eq!(info.members, vec![1], "{info:?}");
+    let w = api.put_kv("after", b"v", None).await.expect("PUT");
+    assert!(
+        opencloud_tests::api::kv_write_ok(w.status),
+        "the cluster stopped taking writes: {} {}",
+        w.status,
+        w.text()
+    );
+}
