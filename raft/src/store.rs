@@ -358,7 +358,7 @@ impl Store {
                             .as_ref()
                             .and_then(|r| r.get(&id).copied().flatten())
                             .map(|l| l.index);
-                        if matched.map_or(true, |m| m < added.log_id.index) {
+                        if !matches!(matched, Some(m) if m >= added.log_id.index) {
                             return Attempt::Failed(Error::Membership(format!(
                                 "node {id} at {addr} has not caught up (is it running, is the address right?); \
                                  it stays a learner until it has: fix it and add it again, or remove it"
