@@ -267,6 +267,24 @@ const COMMANDS = {
     return {};
   },
 
+  // {viewport}: replaces the page's browser context with a fresh one (no
+  // cookies, cache or storage, as a first visit; the browser process stays).
+  // Init scripts belong to the old context: send them again.
+  async new_context(a) {
+    if (!session) session = await launch(a.viewport ? { viewport: a.viewport } : {});
+    await session.context.close().catch(() => {});
+    session.context = await session.browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: a.viewport || { width: 1024, height: 768 },
+      deviceScaleFactor: 1,
+    });
+    session.page = await session.context.newPage();
+    session.page.on('console', (m) => log('console.' + m.type() + ':', m.text()));
+    session.page.on('pageerror', (e) => log('pageerror:', e.message));
+    countWebsocketBytes(session.page);
+    return {};
+  },
+
   // {selector, timeout_ms}
   async click(a) {
     await page().click(a.selector, { timeout: a.timeout_ms ?? 10000 });
