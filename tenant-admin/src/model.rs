@@ -146,6 +146,10 @@ pub struct App {
     /// A built-in icon name (id syntax) or an http(s) URL.
     pub icon: Option<String>,
     pub kind: AppKind,
+    /// Web apps: shown inside a desktop window (the default), or opened in
+    /// a new tab for sites that refuse to be framed. The admin says which:
+    /// finding out would mean the node fetching any URL an admin names.
+    pub frame: bool,
 }
 
 /// The admin API's body for a new app is the app itself.
@@ -188,6 +192,10 @@ struct AppWire {
     /// The VM pool the app's VMs come from (`kind: vm` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pool: Option<String>,
+    /// `kind: web` only: `false` opens the app in a new tab instead of a
+    /// desktop window (for sites that refuse to be framed). Default `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    frame: Option<bool>,
 }
 
 /// What launching an app does: `web` or `vm` (the OpenAPI document's
@@ -234,11 +242,15 @@ impl TryFrom<AppWire> for App {
             ("vm", _, _) => return Err("a vm app needs `pool` and no `url`".into()),
             _ => return Err("`kind` must be `web` or `vm`".into()),
         };
+        if matches!(kind, AppKind::Vm { .. }) && w.frame.is_some() {
+            return Err("`frame` is for web apps".into());
+        }
         Ok(App {
             id: w.id,
             name: w.name,
             icon: w.icon,
             kind,
+            frame: w.frame.unwrap_or(true),
         })
     }
 }
@@ -256,6 +268,7 @@ impl From<App> for AppWire {
             kind: kind.into(),
             url,
             pool,
+            frame: (!a.frame).then_some(false),
         }
     }
 }
@@ -551,6 +564,7 @@ mod tests {
             kind: AppKind::Vm {
                 pool: "shell".into(),
             },
+            frame: true,
         };
         let v = serde_json::to_value(&shell).unwrap();
         assert_eq!(

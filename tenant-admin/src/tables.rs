@@ -130,6 +130,7 @@ mod tests {
             kind: AppKind::Web {
                 url: "https://wiki.example/".into(),
             },
+            frame: true,
         };
         assert_eq!(open::<Apps>(&seal::<Apps>(&app).unwrap()).unwrap(), app);
         let profile = Profile {

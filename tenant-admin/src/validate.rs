@@ -348,6 +348,7 @@ pub fn app(a: &App) -> Result<App> {
         name: name("app name", &a.name)?,
         icon,
         kind,
+        frame: a.frame,
     })
 }
 

@@ -136,6 +136,57 @@ async fn admin_api_answers_with_the_right_statuses() -> Result<()> {
         .await?;
     ensure!(r.status == StatusCode::CREATED, "{} {}", r.status, r.text());
 
+    // A web app that refuses to be framed is marked so and opens in a tab.
+    let bad = admin
+        .call(
+            Method::POST,
+            "apps",
+            Some(json!({"id": "vmx", "name": "V", "kind": "vm", "pool": "p", "frame": false})),
+        )
+        .await?;
+    ensure!(
+        bad.status == StatusCode::BAD_REQUEST,
+        "frame on a vm app: {}",
+        bad.text()
+    );
+    let bank = admin
+        .create("apps", json!({"id": "bank", "name": "Bank", "kind": "web", "url": "https://bank.example/", "frame": false}))
+        .await?;
+    ensure!(bank["frame"] == json!(false), "{bank}");
+    admin
+        .create(
+            "profiles",
+            json!({"id": "tellers", "name": "Tellers", "apps": ["bank", "wiki"]}),
+        )
+        .await?;
+    admin
+        .create(
+            "users",
+            json!({"login": "carl", "password": "carl-password", "profiles": ["tellers"]}),
+        )
+        .await?;
+    let carl = Visitor::new()?;
+    carl.sign_in(&base, "acme", "carl", "carl-password").await?;
+    let me = carl
+        .get(&format!("{base}/t/acme/api/v1/me"))
+        .await?
+        .json()?;
+    let frames: Vec<(String, bool)> = me["apps"]
+        .as_array()
+        .context("apps")?
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap_or("").to_string(),
+                a["frameable"] == json!(true),
+            )
+        })
+        .collect();
+    ensure!(
+        frames == [("bank".to_string(), false), ("wiki".to_string(), true)],
+        "{frames:?}"
+    );
+
     // Unknown tenants are a clear 404, for pages and APIs.
     let r = anon.get(&format!("{base}/t/nosuch/login")).await?;
     ensure!(

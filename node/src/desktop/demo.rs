@@ -63,6 +63,7 @@ pub async fn ensure(
             name: name.into(),
             icon: None,
             kind: AppKind::Web { url: url.into() },
+            frame: true,
         };
         db.put::<Apps>(id, &app, fresh_request_id()).await?;
     }

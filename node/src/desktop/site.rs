@@ -283,9 +283,9 @@ async fn user_apps(site: &TenantSite, profiles: &[String]) -> AppResult<Vec<Valu
             AppKind::Web { url } => {
                 v["kind"] = json!("web");
                 v["url"] = json!(url);
-                // Whether the site lets itself be framed is the browser's
-                // call; the page falls back to a new tab when it cannot.
-                v["frameable"] = json!(true);
+                // Sites that refuse to be framed are marked by the admin
+                // (`frame: false`); the page opens those in a new tab.
+                v["frameable"] = json!(app.frame);
             }
             AppKind::Vm { .. } => v["kind"] = json!("vm"),
         }
