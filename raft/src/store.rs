@@ -350,15 +350,7 @@ impl Store {
                         // joint configuration without a quorum, and the
                         // cluster taking no writes: promote only a learner
                         // that has caught up.
-                        let matched = self
-                            .raft
-                            .metrics()
-                            .borrow()
-                            .replication
-                            .as_ref()
-                            .and_then(|r| r.get(&id).copied().flatten())
-                            .map(|l| l.index);
-                        if !matches!(matched, Some(m) if m >= added.log_id.index) {
+                        if !self.learner_caught_up(id, added.log_id.index).await {
                             return Attempt::Failed(Error::Membership(format!(
                                 "node {id} at {addr} has not caught up (is it running, is the address right?); \
                                  it stays a learner until it has: fix it and add it again, or remove it"
@@ -388,6 +380,30 @@ impl Store {
                 Attempt::Failed(Error::Membership(e.to_string()))
             }
             Err(e) => Attempt::Failed(Error::Fatal(e.to_string())),
+        }
+    }
+
+    /// Waits (a few seconds at most) until this leader's replication to
+    /// `id` has reached `index`. The metrics trail replication a little, so
+    /// a learner that has just caught up needs a moment to show it.
+    async fn learner_caught_up(&self, id: NodeId, index: u64) -> bool {
+        let mut metrics = self.raft.metrics();
+        let deadline =
+            tokio::time::Instant::now() + self.config.request_timeout.min(Duration::from_secs(10));
+        loop {
+            let matched = metrics
+                .borrow()
+                .replication
+                .as_ref()
+                .and_then(|r| r.get(&id).copied().flatten())
+                .map(|l| l.index);
+            if matches!(matched, Some(m) if m >= index) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, metrics.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return false,
+            }
         }
     }
 
