@@ -80,16 +80,20 @@ fn signin_section(s: &SignInFigures) -> (String, f64) {
          context (no cookies, cache or storage) and on the next node in turn (node {} leads). \
          The clock runs in the page: from the sign-in form's submit event to the moment \
          `window.ocDesktop` has all its apps on the desktop as icons and its events socket \
-         has answered the first ping (`ocDesktop.connected`), both pages reading \
-         `performance.timeOrigin + performance.now()`, so browser start-up and the sign-in \
-         page's own load are outside it. The argon2id verify that every sign-in pays on \
-         purpose is timed in the benchmark's process (`password::verify`, \
+         has answered the first ping (`ocDesktop.connected`), so browser start-up and the \
+         sign-in page's own load are outside it. Each page times with its own \
+         `performance.now()`; the two are joined through `Date.now()`, each page reading its \
+         offset at a tick of it (good to about 0.1 ms; joined through \
+         `performance.timeOrigin` instead, {} of the {} runs differed by more than 2 ms). \
+         The argon2id verify that every sign-in pays on purpose is timed in the benchmark's process (`password::verify`, \
          `HashParams::default()`: 19 MiB, 2 passes, 1 lane; 60 times, the cluster idle). \
          Other processes on the machine used {:.2} cores on average during the runs.\n\n",
         s.chromium,
         s.runs.len(),
         s.warmups,
         s.leader,
+        s.origin_off,
+        s.runs.len() + s.warmups,
         s.others_cores
     );
     t += "| measure | p50 | p95 | max | n |\n|---|---:|---:|---:|---:|\n";
@@ -221,19 +225,22 @@ fn presence_section(p: &PresenceFigures) -> (String, f64, Option<String>) {
             "\n{errors} open-loop pings went unanswered within 10 s of the window's end.\n"
         );
     }
-    if let Some(s) = p
-        .steps
-        .iter()
-        .filter(|s| matches!(s.mode, Mode::Closed))
-        .max_by_key(|s| s.sessions)
-    {
+    if let Some(s) = p.steps.iter().find(|s| matches!(s.mode, Mode::Closed)) {
         let per = s.kib_per_socket;
+        let growth: Vec<String> = p
+            .steps
+            .iter()
+            .map(|s| format!("{:.0}", s.kib_per_socket))
+            .collect();
         t += &format!(
-            "\nMemory: the node's RSS grew by {:.0} KiB per open events socket at {} sockets \
-             (from just before connecting), i.e. about {:.0} MiB for 50,000.\n",
+            "\nMemory: in the first step the node's RSS grew by {:.0} KiB per open events socket \
+             ({} sockets, from just before connecting), i.e. about {:.0} MiB for 50,000. (Later \
+             steps reuse what the allocator kept from the sockets of the step before, so their \
+             growth, {} KiB per socket in step order, undercounts.)\n",
             per,
             s.sessions,
-            per * 50_000.0 / 1024.0
+            per * 50_000.0 / 1024.0,
+            growth.join(", ")
         );
     }
     let open = p.steps.iter().find_map(|s| match s.mode {
