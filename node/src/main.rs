@@ -1,6 +1,7 @@
 //! `opencloud`: one binary for every node of the cluster and its operator tools.
 
 mod admin_cmd;
+mod broker;
 mod clock;
 mod config;
 mod db;
