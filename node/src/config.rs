@@ -64,6 +64,48 @@ pub struct UpArgs {
     /// Create the demo tenant on a fresh single node (default) or never.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub demo: bool,
+    /// A desktop's presence reaches the store at most this often (seconds);
+    /// idle reaping is this coarse.
+    #[arg(long, env = "OPENCLOUD_PRESENCE_WRITE_EVERY_S", default_value_t = 60)]
+    pub presence_write_every_s: u64,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+}
+
+/// The VM broker's and local provider's flags.
+#[derive(Args, Debug, Clone)]
+pub struct BrokerArgs {
+    /// QEMU's accelerator for this node's VMs: `auto` (KVM when usable,
+    /// else TCG), `kvm` or `tcg`.
+    #[arg(long, env = "OPENCLOUD_QEMU_ACCEL", default_value = "auto")]
+    pub qemu_accel: crate::broker::local::Accel,
+    /// The QEMU binary.
+    #[arg(long, env = "OPENCLOUD_QEMU", default_value = "qemu-system-x86_64")]
+    pub qemu: PathBuf,
+    /// Run no VMs on this node (it still serves and brokers).
+    #[arg(long)]
+    pub no_local_vms: bool,
+    /// Address this node's VMs serve SPICE on. The translators of the other
+    /// nodes connect to it: in a multi-host cluster, an address on the
+    /// nodes' private network.
+    #[arg(long, env = "OPENCLOUD_VM_SPICE_IP", default_value = "127.0.0.1")]
+    pub vm_spice_ip: std::net::IpAddr,
+    /// VMs this node runs at most.
+    #[arg(long, env = "OPENCLOUD_MAX_VMS", default_value_t = 32)]
+    pub max_vms: u32,
+    /// A VM still starting after this many seconds is replaced.
+    #[arg(long, env = "OPENCLOUD_VM_START_TIMEOUT_S", default_value_t = 180)]
+    pub vm_start_timeout_s: u64,
+    /// A node whose sign of life stopped this many seconds ago is dead to
+    /// the broker, which replaces its VMs.
+    #[arg(long, env = "OPENCLOUD_NODE_DEAD_AFTER_S", default_value_t = 10)]
+    pub node_dead_after_s: u64,
+    /// How long a launch waits for a VM to become free.
+    #[arg(long, env = "OPENCLOUD_LAUNCH_WAIT_S", default_value_t = 120)]
+    pub launch_wait_s: u64,
+    /// Failed VMs stay listed (with their reasons) this many seconds.
+    #[arg(long, env = "OPENCLOUD_FAILED_KEEP_S", default_value_t = 60)]
+    pub failed_keep_s: u64,
 }
 
 /// `OPENCLOUD_TEST_CAPTCHA_ANSWER`: a fixed captcha for automated tests,
@@ -125,6 +167,9 @@ pub struct NodeConfig {
     pub site: crate::desktop::SiteConfig,
     /// Whether a standalone node creates the demo tenant.
     pub demo: bool,
+    pub broker: crate::broker::BrokerConfig,
+    /// `None`: this node runs no VMs.
+    pub local_vms: Option<crate::broker::local::LocalSettings>,
 }
 
 impl NodeConfig {
@@ -163,7 +208,7 @@ impl NodeConfig {
         }
         Ok(NodeConfig {
             id: args.id,
-            data_dir: args.data,
+            data_dir: args.data.clone(),
             https_listen: args.listen,
             raft_listen,
             peers,
@@ -181,9 +226,25 @@ impl NodeConfig {
                 fixed_captcha: test_captcha(),
                 session_ttl_s: args.session_ttl_s.max(1),
                 session_idle_s: args.session_idle_s.max(1),
+                presence_write_every_s: args.presence_write_every_s.max(1),
                 ..crate::desktop::SiteConfig::default()
             },
             demo: args.demo,
+            broker: broker_config(&args.broker),
+            local_vms: (!args.broker.no_local_vms).then(|| crate::broker::local::LocalSettings {
+                qemu_img: args
+                    .broker
+                    .qemu
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(|p| p.join("qemu-img"))
+                    .unwrap_or_else(|| PathBuf::from("qemu-img")),
+                qemu: args.broker.qemu.clone(),
+                accel: args.broker.qemu_accel,
+                dir: args.data.join("vms"),
+                spice_ip: args.broker.vm_spice_ip,
+                qmp_timeout: std::time::Duration::from_secs(5),
+            }),
         })
     }
 
@@ -204,6 +265,18 @@ impl NodeConfig {
         c.snapshot_every = self.snapshot_every;
         c.request_timeout = self.request_timeout;
         c
+    }
+}
+
+fn broker_config(a: &BrokerArgs) -> crate::broker::BrokerConfig {
+    use std::time::Duration;
+    crate::broker::BrokerConfig {
+        start_timeout_s: a.vm_start_timeout_s.max(1),
+        node_dead_after: Duration::from_secs(a.node_dead_after_s.max(2)),
+        launch_wait: Duration::from_secs(a.launch_wait_s),
+        failed_keep_s: a.failed_keep_s,
+        max_vms: a.max_vms,
+        ..crate::broker::BrokerConfig::default()
     }
 }
 

@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use opencloud_raft::table::{open, seal, tenant_key, tenant_prefix, Table};
+use opencloud_raft::table::{
+    open, platform_key, platform_prefix, seal, tenant_key, tenant_prefix, Table,
+};
 use opencloud_raft::{Command, Outcome, Proposal, Query, QueryResult, Store};
 
 use crate::http::{AppError, AppResult};
@@ -157,5 +159,95 @@ impl TenantDb {
         Err(AppError::Unavailable(
             "the record keeps changing under this request; retry".into(),
         ))
+    }
+}
+
+/// The platform's tables (tenants, images, node beats): for the node's own
+/// jobs and the operator API, never for tenant-facing handlers.
+#[derive(Clone)]
+pub struct PlatformDb {
+    store: Arc<Store>,
+}
+
+impl PlatformDb {
+    pub fn new(store: Arc<Store>) -> PlatformDb {
+        PlatformDb { store }
+    }
+
+    /// The record `key` of table `T`, read linearizably.
+    pub async fn get<T: Table>(&self, key: &str) -> AppResult<Option<T::Value>> {
+        let key = platform_key::<T>(key);
+        match self.store.read(Query::Get { key }).await? {
+            QueryResult::Value(Some(v)) => Ok(Some(open::<T>(&v)?)),
+            QueryResult::Value(None) => Ok(None),
+            QueryResult::Pairs(_) => Err(AppError::Internal("scan answer to a get".into())),
+        }
+    }
+
+    /// Up to `limit` records of table `T` in key order, with their keys.
+    pub async fn list<T: Table>(&self, limit: usize) -> AppResult<Vec<(String, T::Value)>> {
+        let prefix = platform_prefix::<T>();
+        let query = Query::Scan {
+            prefix: prefix.clone(),
+            limit,
+        };
+        let QueryResult::Pairs(pairs) = self.store.read(query).await? else {
+            return Err(AppError::Internal("get answer to a scan".into()));
+        };
+        pairs
+            .into_iter()
+            .map(|(k, v)| {
+                let key = String::from_utf8_lossy(k.get(prefix.len()..).unwrap_or_default());
+                Ok((key.into_owned(), open::<T>(&v)?))
+            })
+            .collect()
+    }
+
+    async fn write(&self, command: Command) -> AppResult<Outcome> {
+        Ok(self
+            .store
+            .write(Proposal {
+                request_id: fresh_request_id(),
+                command,
+            })
+            .await?)
+    }
+
+    /// Stores `value` under `key` if there is no such record; false if
+    /// there was.
+    pub async fn insert<T: Table>(&self, key: &str, value: &T::Value) -> AppResult<bool> {
+        let command = Command::Insert {
+            key: platform_key::<T>(key),
+            value: seal::<T>(value)?,
+        };
+        match self.write(command).await? {
+            Outcome::Done => Ok(true),
+            Outcome::Exists => Ok(false),
+            other => Err(AppError::Internal(format!("unexpected outcome {other:?}"))),
+        }
+    }
+
+    /// Stores `value` under `key`, whatever was there.
+    pub async fn put<T: Table>(&self, key: &str, value: &T::Value) -> AppResult<()> {
+        let command = Command::Put {
+            key: platform_key::<T>(key),
+            value: seal::<T>(value)?,
+        };
+        match self.write(command).await? {
+            Outcome::Done => Ok(()),
+            other => Err(AppError::Internal(format!("unexpected outcome {other:?}"))),
+        }
+    }
+
+    /// Removes `key`; false if there was no such record.
+    pub async fn delete<T: Table>(&self, key: &str) -> AppResult<bool> {
+        let command = Command::Delete {
+            key: platform_key::<T>(key),
+        };
+        match self.write(command).await? {
+            Outcome::Done => Ok(true),
+            Outcome::NotFound => Ok(false),
+            other => Err(AppError::Internal(format!("unexpected outcome {other:?}"))),
+        }
     }
 }

@@ -67,6 +67,25 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             cfg.https_listen,
         );
     }
+    let local = cfg.local_vms.clone().and_then(|settings| {
+        let provider = crate::broker::local::LocalProvider::new(settings.clone());
+        if provider.available() {
+            Some(Arc::new(provider))
+        } else {
+            println!(
+                "opencloud: {} not found: this node runs no VMs (install qemu-system-x86)",
+                settings.qemu.display()
+            );
+            None
+        }
+    });
+    let broker = Arc::new(crate::broker::Broker {
+        cfg: cfg.broker.clone(),
+        store: store.clone(),
+        clock: clock.clone(),
+        local,
+    });
+    broker.spawn();
     let state = AppState {
         store: store.clone(),
         auth,
@@ -74,6 +93,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         metrics,
         viewer,
         site,
+        broker,
     };
     let app = http::router(state);
     let listener = std::net::TcpListener::bind(cfg.https_listen)

@@ -1,5 +1,100 @@
 //! The VM broker: pools kept warm, one VM per user, idle reaping, on QEMU
 //! run by the nodes themselves or on OpenStack.
+//!
+//! Three kinds of work, all reading and writing the store only:
+//! - the **planner** ([`planner`]) runs on the Raft leader: it keeps each
+//!   pool at its warm count within its maximum and the tenant's quota,
+//!   places new VMs on live nodes, reaps idle and orphaned assignments, and
+//!   fails what is stuck or lost. A deposed leader's writes cannot commit,
+//!   so at most one planner changes anything at a time.
+//! - a **runner** ([`runner`]) per provider drives the VMs it owns through
+//!   their life: every node runs one for its own QEMU processes, and the
+//!   leader runs one for cloud VMs.
+//! - **launches** ([`launch`]) assign a ready VM to a user with a
+//!   compare-and-swap on its record, so no VM is ever handed to two users.
 
+pub mod api;
+pub mod launch;
+pub mod local;
 pub mod model;
+pub mod planner;
 pub mod provider;
+pub mod runner;
+pub mod vms;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opencloud_raft::Store;
+
+use crate::clock::SharedClock;
+
+/// How the broker behaves. Every duration has a flag on `opencloud up`.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    /// How often the planner looks at every pool (on the leader).
+    pub plan_every: Duration,
+    /// How often a runner looks at its VMs.
+    pub run_every: Duration,
+    /// How often each node writes its sign of life.
+    pub beat_every: Duration,
+    /// A node whose sign of life has not changed this long is dead: its VMs
+    /// are marked failed and replaced elsewhere.
+    pub node_dead_after: Duration,
+    /// A VM still starting after this long is failed and replaced.
+    pub start_timeout_s: u64,
+    /// Failed VMs stay visible (pool counts, reasons) this long.
+    pub failed_keep_s: u64,
+    /// How long a launch waits for a VM to become ready.
+    pub launch_wait: Duration,
+    /// How long a launch waits for the VM's runner to set its new password.
+    pub password_wait: Duration,
+    /// A VM the provider has and the store does not know is destroyed once
+    /// unknown this long (a create's record may trail the VM by a moment).
+    pub orphan_grace: Duration,
+    /// VMs this node runs at most.
+    pub max_vms: u32,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            plan_every: Duration::from_secs(1),
+            run_every: Duration::from_millis(250),
+            beat_every: Duration::from_secs(2),
+            node_dead_after: Duration::from_secs(10),
+            start_timeout_s: 180,
+            failed_keep_s: 60,
+            launch_wait: Duration::from_secs(120),
+            password_wait: Duration::from_secs(10),
+            orphan_grace: Duration::from_secs(10),
+            max_vms: 32,
+        }
+    }
+}
+
+/// What the broker's parts share.
+pub struct Broker {
+    pub cfg: BrokerConfig,
+    pub store: Arc<Store>,
+    pub clock: SharedClock,
+    /// This node's QEMU processes; `None` when QEMU is not installed.
+    pub local: Option<Arc<local::LocalProvider>>,
+}
+
+impl Broker {
+    /// Starts this node's runner and, while it leads, the planner.
+    pub fn spawn(self: &Arc<Broker>) {
+        if let Some(local) = &self.local {
+            let me = self.store.id();
+            runner::spawn(
+                self.clone(),
+                local.clone(),
+                runner::Owner::Node(me),
+                self.cfg.run_every,
+            );
+        }
+        runner::spawn_beats(self.clone());
+        planner::spawn(self.clone());
+    }
+}

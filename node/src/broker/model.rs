@@ -233,3 +233,14 @@ pub struct NodeBeat {
 }
 
 json_table!(NodeBeats, "node_beats", Scope::Platform, NodeBeat);
+
+/// A launch waiting for a VM of `pool`: the planner starts one for each,
+/// beyond the warm count, so pools with few or no warm VMs still serve.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Demand {
+    pub pool: String,
+    /// It lapses then even if its launch never removed it (a crash).
+    pub until: u64,
+}
+
+json_table!(Demands, "vm_demand", Scope::Tenant, Demand);

@@ -73,8 +73,10 @@ pub trait Provider: Send + Sync + 'static {
     fn status(&self, provider_id: &str) -> impl Future<Output = ProviderResult<VmStatus>> + Send;
 
     /// How the translator reaches its display, once running.
-    fn console(&self, provider_id: &str)
-        -> impl Future<Output = ProviderResult<SpiceConsole>> + Send;
+    fn console(
+        &self,
+        provider_id: &str,
+    ) -> impl Future<Output = ProviderResult<SpiceConsole>> + Send;
 
     /// Replaces its SPICE password; `Ok(false)` when the provider has no way
     /// to (the console's own access control then stands in).

@@ -49,7 +49,11 @@ pub fn routes() -> Router<AppState> {
 
 /// Lets the operator (bearer token) or a signed-in admin of this tenant
 /// through; anyone else gets 401 (not signed in) or 403 (not an admin).
-async fn require_admin(state: &AppState, site: &TenantSite, headers: &HeaderMap) -> AppResult<()> {
+pub(crate) async fn require_admin(
+    state: &AppState,
+    site: &TenantSite,
+    headers: &HeaderMap,
+) -> AppResult<()> {
     if headers.contains_key(header::AUTHORIZATION) {
         return require_operator(state, headers);
     }
@@ -63,7 +67,7 @@ async fn require_admin(state: &AppState, site: &TenantSite, headers: &HeaderMap)
     }
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> AppResult<T> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> AppResult<T> {
     serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("invalid {what}: {e}")))
 }
 

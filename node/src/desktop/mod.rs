@@ -7,13 +7,13 @@
 //! only: a session, a user or an app of one tenant cannot be found through
 //! another tenant's URLs.
 
-mod admin;
+pub(crate) mod admin;
 mod assets;
 mod captcha;
 pub mod demo;
 mod events;
 mod login;
-mod records;
+pub mod records;
 mod session;
 mod site;
 

@@ -244,6 +244,8 @@ async fn login_form(
 async fn logout(site: TenantSite, headers: HeaderMap) -> AppResult<Response> {
     if let Some(c) = session::current(&site.db, &site.cfg, &headers, site.now).await? {
         session::end(&site.db, &c.key).await?;
+        // Its VMs go now, not at the next reaping.
+        crate::broker::vms::release_session(&site.db, &c.key, site.now).await?;
     }
     let cookie = session::cookie(None, &site.cookie_path(), 0)?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
@@ -319,17 +321,33 @@ async fn captcha_image(
         .into_response())
 }
 
+/// Assigns the user a VM of the app's pool (waiting for one to boot if
+/// need be) and answers with a single-use viewer URL.
 async fn launch(
+    axum::extract::State(state): axum::extract::State<AppState>,
     site: TenantSite,
     headers: HeaderMap,
     Path((_, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let (_, user) = site.user(&headers).await?;
+    let (current, user) = site.user(&headers).await?;
     let apps = user_apps(&site, &user.profiles).await?;
     if !apps.iter().any(|a| a["id"] == json!(id)) {
         return Err(AppError::NotFound(format!("no app `{id}` on your desktop")));
     }
-    Err(AppError::NotImplemented(
-        "launching VM apps is not available yet".into(),
-    ))
+    let app = site
+        .db
+        .get::<Apps>(&id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no app `{id}` on your desktop")))?;
+    let AppKind::Vm { pool } = app.kind else {
+        return Err(AppError::BadRequest(format!(
+            "`{id}` is a web app: it opens at its address, not by a launch"
+        )));
+    };
+    let who = crate::broker::launch::Launcher {
+        login: &user.login,
+        session: &current.key,
+    };
+    let launched = crate::broker::launch::launch(&state.broker, &site.db, &who, &pool).await?;
+    Ok(Json(launched).into_response())
 }

@@ -33,6 +33,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub viewer: Arc<crate::viewer::routes::ViewerService>,
     pub site: Arc<crate::desktop::SiteService>,
+    pub broker: Arc<crate::broker::Broker>,
 }
 
 /// The largest request body the public API accepts.
@@ -61,6 +62,7 @@ fn routes(state: AppState) -> Router {
         .merge(kv::routes())
         .merge(crate::viewer::routes::routes(&state.viewer.cfg))
         .merge(crate::desktop::routes())
+        .merge(crate::broker::api::routes())
         .fallback(|| async { AppError::NotFound("no such page".into()) })
         .method_not_allowed_fallback(|| async {
             (
