@@ -5,6 +5,7 @@ pub mod etcd;
 pub mod loadgen;
 
 pub mod api;
+pub mod broker;
 pub mod browser;
 pub mod cluster;
 pub mod cluster_cli;

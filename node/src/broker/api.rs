@@ -13,7 +13,8 @@ use opencloud_tenant_admin::validate;
 use serde::{Deserialize, Serialize};
 
 use super::model::{
-    Image, ImageSource, Images, Pool, Pools, ProviderKind, Quota, Quotas, Vm, VmState, Vms,
+    Image, ImageSource, Images, Pool, Pools, ProviderKind, Quota, Quotas, Usage, UsageEvent, Vm,
+    VmState, Vms,
 };
 use super::vms::SCAN_LIMIT;
 use crate::db::{PlatformDb, TenantDb};
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
             get(read_pool).put(put_pool).delete(delete_pool),
         )
         .route("/t/{slug}/api/v1/vms", get(list_vms))
+        .route("/t/{slug}/api/v1/usage", get(list_usage))
 }
 
 // ---- images ----
@@ -462,4 +464,12 @@ async fn list_vms((State(state), site, headers): Admin) -> AppResult<Json<Vec<Vm
             })
             .collect(),
     ))
+}
+
+/// The tenant's metered usage: one event per ended VM assignment, with its
+/// VM-seconds (what billing reads).
+async fn list_usage((State(state), site, headers): Admin) -> AppResult<Json<Vec<UsageEvent>>> {
+    require_admin(&state, &site, &headers).await?;
+    let events = site.db.list::<Usage>(SCAN_LIMIT).await?;
+    Ok(Json(events.into_iter().map(|(_, e)| e).collect()))
 }
