@@ -23,6 +23,15 @@ function page() {
   return session.page;
 }
 
+// Where a command acts: the page, or with {frame: 'text'} the first frame
+// whose URL contains that text (a viewer inside a desktop window).
+function scope(a) {
+  if (!a || !a.frame) return page();
+  const f = page().frames().find((fr) => fr.url().includes(a.frame));
+  if (!f) throw new Error('no frame whose URL contains ' + JSON.stringify(a.frame));
+  return f;
+}
+
 // US layout: character -> [KeyboardEvent.code, shift]. Typing goes through
 // codes because the viewer sends codes, not characters: an 'A' has to be
 // Shift + KeyA for the guest to see it.
@@ -126,7 +135,7 @@ const COMMANDS = {
 
   // {selector:'canvas', x,y,w,h (optional region)} -> {width,height,x,y,w,h,rgba: base64 RGBA}
   async pixels(a) {
-    return page().evaluate(({ selector, x, y, w, h }) => {
+    return scope(a).evaluate(({ selector, x, y, w, h }) => {
       const c = document.querySelector(selector);
       if (!c) throw new Error('no canvas ' + selector);
       x = x || 0; y = y || 0;
@@ -287,7 +296,7 @@ const COMMANDS = {
 
   // {selector, timeout_ms}
   async click(a) {
-    await page().click(a.selector, { timeout: a.timeout_ms ?? 10000 });
+    await scope(a).click(a.selector, { timeout: a.timeout_ms ?? 10000 });
     return {};
   },
 
@@ -322,7 +331,7 @@ const COMMANDS = {
     let last = null;
     for (;;) {
       try {
-        const v = await page().evaluate(a.js);
+        const v = await scope(a).evaluate(a.js);
         if (v) return { value: v };
         last = null;
       } catch (e) {
@@ -336,7 +345,7 @@ const COMMANDS = {
 
   // {js} -> {value}: the expression's value (a promise is awaited), JSON-serialisable
   async eval(a) {
-    return { value: await page().evaluate(a.js) };
+    return { value: await scope(a).evaluate(a.js) };
   },
 
   // {key:'a', selector:'canvas', timeout_ms:5000} -> {ms}

@@ -30,7 +30,10 @@ pub fn options() -> Result<ClusterOptions> {
         .env("OPENCLOUD_TEST_CAPTCHA_ANSWER", TEST_CAPTCHA)
         .env("OPENCLOUD_QEMU_ACCEL", accel)
         .env("OPENCLOUD_PRESENCE_WRITE_EVERY_S", "1")
-        .env("OPENCLOUD_NODE_DEAD_AFTER_S", &NODE_DEAD_AFTER_S.to_string())
+        .env(
+            "OPENCLOUD_NODE_DEAD_AFTER_S",
+            &NODE_DEAD_AFTER_S.to_string(),
+        )
         .env("OPENCLOUD_VM_START_TIMEOUT_S", "240")
         .env("OPENCLOUD_FAILED_KEEP_S", "5")
         .env("OPENCLOUD_LAUNCH_WAIT_S", "60"))
@@ -104,8 +107,11 @@ pub async fn user(base: &str, slug: &str, n: usize) -> Result<Visitor> {
 
 /// `POST …/apps/{app}/launch` as `v`.
 pub async fn launch(v: &Visitor, base: &str, slug: &str, app: &str) -> Result<Reply> {
-    v.post(&format!("{base}/t/{slug}/api/v1/apps/{app}/launch"), json!({}))
-        .await
+    v.post(
+        &format!("{base}/t/{slug}/api/v1/apps/{app}/launch"),
+        json!({}),
+    )
+    .await
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -210,11 +216,32 @@ pub fn qemu_pid(vm_id: &str) -> Option<u32> {
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
             continue;
         };
-        if cmdline.split(|b| *b == 0).any(|arg| arg == wanted.as_bytes()) {
+        if cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == wanted.as_bytes())
+        {
             return Some(pid);
         }
     }
     None
+}
+
+/// Where node `node_dir`'s local provider keeps VM `vm_id` (its QMP socket,
+/// serial log): `<data>/vms/<id>/`.
+pub fn vm_dir(node_data: &std::path::Path, vm_id: &str) -> std::path::PathBuf {
+    node_data.join("vms").join(vm_id)
+}
+
+/// QEMU's own picture of a broker VM's screen, through its QMP socket.
+pub async fn screendump(vm_dir: &std::path::Path) -> Result<crate::guest::Screen> {
+    let out = tempfile::tempdir()?;
+    let path = out.path().join("screen.ppm");
+    crate::guest::qmp_at(
+        &vm_dir.join("qmp"),
+        json!({"execute": "screendump", "arguments": {"filename": path}}),
+    )
+    .await?;
+    crate::guest::parse_ppm(&std::fs::read(&path).context("reading the screendump")?)
 }
 
 /// A desktop's presence: pings the events socket every second until
@@ -249,7 +276,11 @@ impl Presence {
         let task = tokio::spawn(async move {
             use futures::StreamExt;
             loop {
-                if ws.send(Message::Text(r#"{"t":"ping"}"#.into())).await.is_err() {
+                if ws
+                    .send(Message::Text(r#"{"t":"ping"}"#.into()))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 let deadline = tokio::time::sleep(Duration::from_secs(1));

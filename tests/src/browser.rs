@@ -100,8 +100,14 @@ impl Browser {
 
     /// The canvas matched by `selector` as 0x00RRGGBB pixels.
     pub async fn canvas(&mut self, selector: &str) -> Result<Screen> {
+        self.canvas_in(None, selector).await
+    }
+
+    /// The canvas matched by `selector` in the frame whose URL contains
+    /// `frame` (the page itself for `None`).
+    pub async fn canvas_in(&mut self, frame: Option<&str>, selector: &str) -> Result<Screen> {
         let a = self
-            .cmd(json!({"cmd": "pixels", "selector": selector}))
+            .cmd(json!({"cmd": "pixels", "selector": selector, "frame": frame}))
             .await?;
         let width = a["width"].as_u64().context("no width")? as u32;
         let height = a["height"].as_u64().context("no height")? as u32;

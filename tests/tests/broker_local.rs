@@ -35,7 +35,12 @@ async fn a_warm_pool_fills_a_launch_takes_one_and_it_refills() -> Result<()> {
 
     let u1 = user(&base, "warm", 1).await?;
     let r = launch(&u1, &base, "warm", "shell").await?;
-    ensure!(r.status == StatusCode::OK, "launch: {} {}", r.status, r.text());
+    ensure!(
+        r.status == StatusCode::OK,
+        "launch: {} {}",
+        r.status,
+        r.text()
+    );
     let body = r.json()?;
     let vm = body["vm"].as_str().context("vm")?.to_string();
     let url = body["viewer_url"].as_str().context("viewer_url")?;
@@ -68,7 +73,10 @@ async fn a_warm_pool_fills_a_launch_takes_one_and_it_refills() -> Result<()> {
         .as_str()
         .context("viewer_url")?
         .trim_start_matches("/viewer/#token=");
-    let ws2 = format!("{}/viewer/ws?token={token2}", other.replacen("https", "wss", 1));
+    let ws2 = format!(
+        "{}/viewer/ws?token={token2}",
+        other.replacen("https", "wss", 1)
+    );
     let mut ws = opencloud_tests::viewer::ws_connect(&ws2).await?;
     let hello = opencloud_tests::viewer::first_control(&mut ws).await?;
     ensure!(hello["kind"] == "hello", "{hello}");
@@ -87,7 +95,10 @@ async fn a_warm_pool_fills_a_launch_takes_one_and_it_refills() -> Result<()> {
 
     // Signing out releases the VM at once, and its usage is recorded.
     let out = u1
-        .post(&format!("{base}/t/warm/api/v1/logout"), serde_json::json!({}))
+        .post(
+            &format!("{base}/t/warm/api/v1/logout"),
+            serde_json::json!({}),
+        )
         .await?;
     ensure!(out.status == StatusCode::NO_CONTENT, "{}", out.text());
     wait_vms(&admin, "the VM released", Duration::from_secs(30), |l| {
@@ -136,9 +147,9 @@ async fn twenty_users_launch_at_once_against_five_vms() -> Result<()> {
     }
     wait_counts(&admin, "shell", BOOT, |n| n.ready == 5).await?;
 
-    let launches = users.iter().map(|(n, node, v)| async move {
-        (*n, launch(v, node, "crowd", "shell").await)
-    });
+    let launches = users
+        .iter()
+        .map(|(n, node, v)| async move { (*n, launch(v, node, "crowd", "shell").await) });
     let results = futures::future::join_all(launches).await;
     let mut got: BTreeMap<String, usize> = BTreeMap::new();
     let mut refused = 0;
@@ -159,7 +170,11 @@ async fn twenty_users_launch_at_once_against_five_vms() -> Result<()> {
             other => anyhow::bail!("u{n}: unexpected {other} {}", r.text()),
         }
     }
-    ensure!(got.len() == 5 && refused == 15, "{} got VMs, {refused} refused", got.len());
+    ensure!(
+        got.len() == 5 && refused == 15,
+        "{} got VMs, {refused} refused",
+        got.len()
+    );
     // The store agrees: five VMs, each assigned to the one user who got it.
     let list = vms(&admin).await?;
     let assigned: BTreeMap<String, String> = list
@@ -169,7 +184,10 @@ async fn twenty_users_launch_at_once_against_five_vms() -> Result<()> {
         .collect();
     ensure!(assigned.len() == 5, "{list:#?}");
     for (vm, n) in &got {
-        ensure!(assigned.get(vm) == Some(&format!("u{n}")), "{vm}: {assigned:?}");
+        ensure!(
+            assigned.get(vm) == Some(&format!("u{n}")),
+            "{vm}: {assigned:?}"
+        );
     }
     let distinct_users: BTreeSet<_> = assigned.values().collect();
     ensure!(distinct_users.len() == 5, "{assigned:?}");
@@ -187,7 +205,10 @@ async fn an_absent_users_vm_is_reaped_and_the_pool_refills() -> Result<()> {
     let _present = Presence::start(&u2, &base, "idle").await?;
     let vm1 = launch(&u1, &base, "idle", "shell").await?.json()?["vm"].clone();
     let vm2 = launch(&u2, &base, "idle", "shell").await?.json()?["vm"].clone();
-    ensure!(vm1.is_string() && vm2.is_string() && vm1 != vm2, "{vm1} {vm2}");
+    ensure!(
+        vm1.is_string() && vm2.is_string() && vm1 != vm2,
+        "{vm1} {vm2}"
+    );
     let launched = Instant::now();
 
     let list = wait_vms(&admin, "u1's VM reaped", Duration::from_secs(60), |l| {
@@ -201,7 +222,8 @@ async fn an_absent_users_vm_is_reaped_and_the_pool_refills() -> Result<()> {
     );
     // u2, present all along, keeps theirs.
     ensure!(
-        list.iter().any(|v| serde_json::json!(v.id) == vm2 && v.state == "assigned"),
+        list.iter()
+            .any(|v| serde_json::json!(v.id) == vm2 && v.state == "assigned"),
         "{list:#?}"
     );
     wait_counts(&admin, "shell", BOOT, |n| n.ready == 2 && n.assigned == 1).await?;
@@ -247,9 +269,12 @@ async fn a_qemu_killed_behind_the_brokers_back_is_replaced() -> Result<()> {
     let victim = list[0].id.clone();
     let pid = qemu_pid(&victim).context("the VM's QEMU process")?;
     nix_kill(pid)?;
-    let list = wait_vms(&admin, "the killed VM failed", Duration::from_secs(30), |l| {
-        l.iter().any(|v| v.id == victim && v.state == "failed")
-    })
+    let list = wait_vms(
+        &admin,
+        "the killed VM failed",
+        Duration::from_secs(30),
+        |l| l.iter().any(|v| v.id == victim && v.state == "failed"),
+    )
     .await?;
     let reason = list
         .iter()
@@ -259,7 +284,10 @@ async fn a_qemu_killed_behind_the_brokers_back_is_replaced() -> Result<()> {
     ensure!(reason.contains("QEMU exited"), "{reason}");
     // Replaced: two ready VMs again, the victim not among them.
     let list = wait_vms(&admin, "replaced", BOOT, |l| {
-        l.iter().filter(|v| v.state == "ready" && v.id != victim).count() == 2
+        l.iter()
+            .filter(|v| v.state == "ready" && v.id != victim)
+            .count()
+            == 2
     })
     .await?;
     ensure!(by_state(&list).get("ready") == Some(&2), "{list:#?}");
@@ -295,7 +323,10 @@ async fn the_brokers_node_dies_and_another_takes_over() -> Result<()> {
         let v = user(&base, "failover", n).await?;
         let r = launch(&v, &base, "failover", "shell").await?;
         ensure!(r.status == StatusCode::OK, "{}", r.text());
-        owners.insert(r.json()?["vm"].as_str().context("vm")?.to_string(), format!("u{n}"));
+        owners.insert(
+            r.json()?["vm"].as_str().context("vm")?.to_string(),
+            format!("u{n}"),
+        );
     }
     let list = vms(&TenantAdmin::new(c.client(), &base, "failover")).await?;
     let on_leader: Vec<String> = list
@@ -314,11 +345,17 @@ async fn the_brokers_node_dies_and_another_takes_over() -> Result<()> {
     }
     let admin2 = TenantAdmin::new(c.client(), &base, "failover");
     // A new broker marks them failed once the node is silent long enough.
-    let list = wait_vms(&admin2, "the dead node's VMs failed", Duration::from_secs(60), |l| {
-        on_leader
-            .iter()
-            .all(|id| l.iter().any(|v| &v.id == id && v.state == "failed") || !l.iter().any(|v| &v.id == id))
-    })
+    let list = wait_vms(
+        &admin2,
+        "the dead node's VMs failed",
+        Duration::from_secs(60),
+        |l| {
+            on_leader.iter().all(|id| {
+                l.iter().any(|v| &v.id == id && v.state == "failed")
+                    || !l.iter().any(|v| &v.id == id)
+            })
+        },
+    )
     .await?;
     let took = killed.elapsed();
     ensure!(
@@ -345,7 +382,9 @@ async fn the_brokers_node_dies_and_another_takes_over() -> Result<()> {
     })
     .await?;
     ensure!(
-        !list.iter().any(|v| v.node == Some(leader) && v.state != "failed"),
+        !list
+            .iter()
+            .any(|v| v.node == Some(leader) && v.state != "failed"),
         "{list:#?}"
     );
     drop(admin);
@@ -355,7 +394,7 @@ async fn the_brokers_node_dies_and_another_takes_over() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_back_from_the_dead_destroys_the_vms_the_store_forgot() -> Result<()> {
-    let (mut c, admin, _) = setup("stale", shell_pool("shell", 3, 6, 600)?, 0).await?;
+    let (c, admin, _) = setup("stale", shell_pool("shell", 3, 6, 600)?, 0).await?;
     let list = wait_vms(&admin, "three ready", BOOT, |l| {
         l.iter().filter(|v| v.state == "ready").count() == 3
     })
@@ -374,12 +413,18 @@ async fn a_node_back_from_the_dead_destroys_the_vms_the_store_forgot() -> Result
     // Frozen (a partition, a stalled host): the broker gives its VMs up and
     // forgets them, while their QEMU processes keep running.
     c.pause(frozen)?;
-    wait_vms(&admin, "the frozen node's VMs forgotten", Duration::from_secs(60), |l| {
-        !l.iter().any(|v| stale.contains(&v.id))
-    })
+    wait_vms(
+        &admin,
+        "the frozen node's VMs forgotten",
+        Duration::from_secs(60),
+        |l| !l.iter().any(|v| stale.contains(&v.id)),
+    )
     .await?;
     for vm in &stale {
-        ensure!(qemu_pid(vm).is_some(), "VM {vm} stopped while its node was frozen");
+        ensure!(
+            qemu_pid(vm).is_some(),
+            "VM {vm} stopped while its node was frozen"
+        );
     }
     c.resume(frozen)?;
     // Back, the node finds VMs the store does not know, and destroys them.
@@ -388,7 +433,10 @@ async fn a_node_back_from_the_dead_destroys_the_vms_the_store_forgot() -> Result
         ensure!(
             start.elapsed() < Duration::from_secs(60),
             "stale VMs still run: {:?}",
-            stale.iter().filter(|vm| qemu_pid(vm).is_some()).collect::<Vec<_>>()
+            stale
+                .iter()
+                .filter(|vm| qemu_pid(vm).is_some())
+                .collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
