@@ -244,6 +244,18 @@ pub async fn screendump(vm_dir: &std::path::Path) -> Result<crate::guest::Screen
     crate::guest::parse_ppm(&std::fs::read(&path).context("reading the screendump")?)
 }
 
+/// What a broker VM's guest wrote to its serial port since the last read
+/// (the local provider keeps it in a QEMU ring buffer, `serial0`).
+pub async fn serial_read(vm_dir: &std::path::Path) -> Result<String> {
+    let v = crate::guest::qmp_at(
+        &vm_dir.join("qmp"),
+        json!({"execute": "ringbuf-read",
+               "arguments": {"device": "serial0", "size": 65536, "format": "utf8"}}),
+    )
+    .await?;
+    Ok(v.as_str().unwrap_or_default().to_string())
+}
+
 /// A desktop's presence: pings the events socket every second until
 /// dropped, as an open desktop page does every 10 s.
 pub struct Presence {

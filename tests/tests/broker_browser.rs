@@ -1,12 +1,15 @@
 //! A VM app from the user's side, in headless Chromium: sign in, open the
 //! app, see the guest's shell in the window, type a command, see its
 //! output. The ground truth is the VM's own QMP screendump and its serial
-//! port, read from the node that runs it.
+//! port (a QEMU ring buffer), read over the QMP socket of the node that
+//! runs it.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use opencloud_tests::broker::{self, screendump, seed, shell_pool, vm_dir, wait_counts, wait_vms};
+use opencloud_tests::broker::{
+    self, screendump, seed, serial_read, shell_pool, vm_dir, wait_counts, wait_vms,
+};
 use opencloud_tests::browser::Browser;
 use opencloud_tests::cluster::Cluster;
 use opencloud_tests::guest::compare;
@@ -114,10 +117,10 @@ async fn sign_in_open_the_vm_app_and_run_a_command() -> Result<()> {
         .await?;
     b.type_text("echo oc-$((6*7)) >/dev/ttyS0; echo shown-$((6*7))\n")
         .await?;
-    let serial = dir.join("serial.log");
     let start = Instant::now();
+    let mut log = String::new();
     loop {
-        let log = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
+        log.push_str(&serial_read(&dir).await?);
         if log.lines().any(|l| l.trim() == "oc-42") {
             break;
         }

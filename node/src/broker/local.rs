@@ -80,6 +80,11 @@ struct LocalVm {
     port: u16,
     ready_line: Option<String>,
     password: String,
+    /// The end of what the guest wrote to its serial port while booting.
+    serial: String,
+    /// Seen running once: from then on, being alive is enough (no probe
+    /// of its SPICE port or serial log at every look).
+    booted: bool,
 }
 
 /// QEMU processes of this node, by VM id (which is also the provider id).
@@ -149,6 +154,36 @@ impl LocalProvider {
         self.settings.dir.join(id).join("qmp")
     }
 
+    /// Reads what the guest wrote to its serial port since the last look
+    /// and tells whether a line equal to `line` is among it.
+    async fn serial_has_line(&self, id: &str, line: &str) -> ProviderResult<bool> {
+        /// What is kept of the serial output: enough for a few lines.
+        const KEEP: usize = 8192;
+        let read = json!({
+            "execute": "ringbuf-read",
+            "arguments": {"device": "serial0", "size": 65536, "format": "utf8"},
+        });
+        let fresh = match self.qmp(id, read).await {
+            Ok(Value::String(s)) => s,
+            Ok(_) => String::new(),
+            // QMP is not up yet in the first moments of a boot.
+            Err(_) => return Ok(false),
+        };
+        let mut vms = self.lock();
+        let Some(vm) = vms.get_mut(id) else {
+            return Ok(false);
+        };
+        vm.serial.push_str(&fresh);
+        if vm.serial.len() > KEEP {
+            let mut cut = vm.serial.len() - KEEP;
+            while !vm.serial.is_char_boundary(cut) {
+                cut += 1;
+            }
+            vm.serial.drain(..cut);
+        }
+        Ok(vm.serial.lines().any(|l| l.trim() == line))
+    }
+
     async fn make_overlay(&self, base: &Path, overlay: &Path) -> ProviderResult<()> {
         let out = Command::new(&self.settings.qemu_img)
             .args(["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b"])
@@ -212,8 +247,11 @@ impl LocalProvider {
                 "unix:{},server=on,wait=off",
                 dir.join("qmp").display()
             ))
-            .arg("-serial")
-            .arg(format!("file:{}", dir.join("serial.log").display()));
+            // The first serial port goes to a bounded ring in QEMU's memory,
+            // read over QMP while the VM boots: a guest writing to it for
+            // ever fills nothing on the node.
+            .args(["-chardev", "ringbuf,id=serial0,size=65536"])
+            .args(["-serial", "chardev:serial0"]);
         match &spec.image {
             ImageSource::Kernel {
                 kernel,
@@ -343,13 +381,15 @@ impl Provider for LocalProvider {
                 port,
                 ready_line: spec.image.ready_line().map(str::to_string),
                 password: spec.password.clone(),
+                booted: false,
+                serial: String::new(),
             },
         );
         Ok(spec.vm_id.clone())
     }
 
     async fn status(&self, id: &str) -> ProviderResult<VmStatus> {
-        let (port, ready_line, dir) = {
+        let (port, ready_line) = {
             let mut vms = self.lock();
             let Some(vm) = vms.get_mut(id) else {
                 return Ok(VmStatus::Gone);
@@ -359,29 +399,27 @@ impl Provider for LocalProvider {
                     let why = qemu_errors(&vm.dir);
                     return Ok(VmStatus::Error(format!("QEMU exited ({status}) {why}")));
                 }
+                Ok(None) if vm.booted => return Ok(VmStatus::Running),
                 Ok(None) => {}
                 Err(e) => return Err(ProviderError::Unavailable(format!("QEMU of {id}: {e}"))),
             }
-            (vm.port, vm.ready_line.clone(), vm.dir.clone())
+            (vm.port, vm.ready_line.clone())
         };
-        if let Some(line) = ready_line {
-            let log = tokio::fs::read(dir.join("serial.log"))
-                .await
-                .unwrap_or_default();
-            let log = String::from_utf8_lossy(&log);
-            return Ok(if log.lines().any(|l| l.trim() == line) {
-                VmStatus::Running
-            } else {
-                VmStatus::Booting
-            });
+        let booted = if let Some(line) = ready_line {
+            self.serial_has_line(id, &line).await?
+        } else {
+            let addr = SocketAddr::new(self.settings.spice_ip, port);
+            let probe =
+                tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr));
+            matches!(probe.await, Ok(Ok(_)))
+        };
+        if !booted {
+            return Ok(VmStatus::Booting);
         }
-        let addr = SocketAddr::new(self.settings.spice_ip, port);
-        let probe =
-            tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr));
-        Ok(match probe.await {
-            Ok(Ok(_)) => VmStatus::Running,
-            _ => VmStatus::Booting,
-        })
+        if let Some(vm) = self.lock().get_mut(id) {
+            vm.booted = true;
+        }
+        Ok(VmStatus::Running)
     }
 
     async fn console(&self, id: &str) -> ProviderResult<SpiceConsole> {
