@@ -445,3 +445,70 @@ async fn a_node_back_from_the_dead_destroys_the_vms_the_store_forgot() -> Result
     drop(c);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_pool_boots_throwaway_overlays_of_one_base() -> Result<()> {
+    let images = tempfile::tempdir()?;
+    let base = images.path().join("base.qcow2");
+    let made = std::process::Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&base)
+        .arg("64M")
+        .status()?;
+    ensure!(made.success(), "qemu-img create failed");
+    let before = std::fs::read(&base)?;
+    // No ready line: a disk VM is ready once its SPICE server answers.
+    let pool = serde_json::json!({"id": "shell", "provider": "local", "image": {"disk": base},
+                                  "memory_mb": 128, "warm": 1, "max": 2});
+    let (c, admin, base_url) = setup("disk", pool, 1).await?;
+    let list = wait_vms(&admin, "one ready", BOOT, |l| {
+        l.iter().any(|v| v.state == "ready")
+    })
+    .await?;
+    let vm = list
+        .iter()
+        .find(|v| v.state == "ready")
+        .context("ready VM")?;
+    let dir = broker::vm_dir(c.node(vm.node.context("node")?).data_dir(), &vm.id);
+    let info = std::process::Command::new("qemu-img")
+        .args(["info", "-U", "--output=json"])
+        .arg(dir.join("disk.qcow2"))
+        .output()?;
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout)?;
+    ensure!(
+        info["backing-filename"] == serde_json::json!(base),
+        "the VM's disk is not an overlay of the base: {info}"
+    );
+    let u1 = user(&base_url, "disk", 1).await?;
+    let r = launch(&u1, &base_url, "disk", "shell").await?;
+    ensure!(
+        r.status == StatusCode::OK && r.json()?["vm"] == vm.id.as_str(),
+        "{}",
+        r.text()
+    );
+    u1.post(
+        &format!("{base_url}/t/disk/api/v1/logout"),
+        serde_json::json!({}),
+    )
+    .await?;
+    let id = vm.id.clone();
+    wait_vms(&admin, "released", Duration::from_secs(30), |l| {
+        !l.iter().any(|v| v.id == id)
+    })
+    .await?;
+    let start = Instant::now();
+    while dir.exists() {
+        ensure!(
+            start.elapsed() < Duration::from_secs(10),
+            "{} left behind",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ensure!(
+        std::fs::read(&base)? == before,
+        "the shared base image changed"
+    );
+    drop(c);
+    Ok(())
+}

@@ -34,7 +34,7 @@ pub struct Launcher<'a> {
 }
 
 enum Pick {
-    Got(Vm, bool),
+    Got(Box<Vm>, bool),
     Wait,
 }
 
@@ -53,7 +53,7 @@ pub async fn launch(
     let mut demand: Option<String> = None;
     let picked = loop {
         match pick(broker, db, who, &pool).await {
-            Ok(Pick::Got(vm, resumed)) => break Ok((vm, resumed)),
+            Ok(Pick::Got(vm, resumed)) => break Ok((*vm, resumed)),
             Ok(Pick::Wait) if started.elapsed() < broker.cfg.launch_wait => {
                 if demand.is_none() {
                     demand = Some(ask_for_vm(broker, db, &pool).await?);
@@ -142,7 +142,7 @@ async fn pick(broker: &Broker, db: &TenantDb, who: &Launcher<'_>, pool: &Pool) -
         )
         .await?;
         if let Some(vm) = taken {
-            return Ok(Pick::Got(vm, true));
+            return Ok(Pick::Got(Box::new(vm), true));
         }
     }
     let mut ready: Vec<&Vm> = vms
@@ -171,7 +171,7 @@ async fn pick(broker: &Broker, db: &TenantDb, who: &Launcher<'_>, pool: &Pool) -
         )
         .await?;
         if let Some(vm) = taken {
-            return Ok(Pick::Got(vm, false));
+            return Ok(Pick::Got(Box::new(vm), false));
         }
     }
     // None ready: wait only if one is coming.

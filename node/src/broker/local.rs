@@ -191,7 +191,12 @@ impl LocalProvider {
             .arg(overlay)
             .output()
             .await
-            .map_err(unavailable("running qemu-img"))?;
+            .map_err(|e| {
+                ProviderError::Unavailable(format!(
+                    "cannot run {} (Debian package qemu-utils): {e}",
+                    self.settings.qemu_img.display()
+                ))
+            })?;
         if !out.status.success() {
             return Err(ProviderError::Invalid(format!(
                 "qemu-img could not make an overlay on {}: {}",
