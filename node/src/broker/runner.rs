@@ -41,6 +41,8 @@ struct Runner<P: Provider> {
     busy: Mutex<HashSet<String>>,
     /// Provider ids the store does not know, since when.
     unknown: Mutex<HashMap<String, Instant>>,
+    /// Failed VMs this runner has destroyed (forgotten with their records).
+    finished: Mutex<HashSet<String>>,
 }
 
 pub fn spawn<P: Provider>(broker: Arc<Broker>, provider: Arc<P>, owner: Owner, every: Duration) {
@@ -50,6 +52,7 @@ pub fn spawn<P: Provider>(broker: Arc<Broker>, provider: Arc<P>, owner: Owner, e
         owner,
         busy: Mutex::new(HashSet::new()),
         unknown: Mutex::new(HashMap::new()),
+        finished: Mutex::new(HashSet::new()),
     });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -98,6 +101,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl<P: Provider> Runner<P> {
     async fn pass(self: &Arc<Self>) -> AppResult<()> {
         let mut known = HashSet::new();
+        let mut records = HashSet::new();
         for tenant in vms::tenants(&self.broker.store).await? {
             let db = TenantDb::new(self.broker.store.clone(), &tenant);
             for (_, vm) in db.list::<Vms>(SCAN_LIMIT).await? {
@@ -109,6 +113,7 @@ impl<P: Provider> Runner<P> {
                 }
                 // A create in flight has no provider id in the store yet.
                 known.insert(vm.id.clone());
+                records.insert(vm.id.clone());
                 if !lock(&self.busy).insert(vm.id.clone()) {
                     continue;
                 }
@@ -123,6 +128,7 @@ impl<P: Provider> Runner<P> {
                 });
             }
         }
+        lock(&self.finished).retain(|id| records.contains(id));
         self.destroy_unknown(&known).await;
         Ok(())
     }
@@ -205,7 +211,9 @@ impl<P: Provider> Runner<P> {
                 vms::finish(db, &vm, self.now()).await
             }
             (VmState::Failed, Some(pid)) => {
-                if self.provider.list().await?.contains(&pid) {
+                // Destroyed when it failed, unless that call failed too:
+                // once more, then never again for this record.
+                if lock(&self.finished).insert(vm.id.clone()) {
                     self.provider.destroy(&pid).await?;
                 }
                 Ok(())
