@@ -6,5 +6,6 @@
 #[allow(dead_code)]
 pub mod model;
 pub mod openstack;
+pub mod openstack_cmd;
 #[allow(dead_code)]
 pub mod provider;
