@@ -44,6 +44,9 @@ enum Command {
     /// SPICE client tools for operators: snapshot a VM's screen, type into it.
     #[command(subcommand)]
     Spice(spice_cmd::SpiceCommand),
+    /// The OpenStack provider, for operators: check a cloud, boot, inspect
+    /// and delete servers, get a server's SPICE console.
+    Openstack(broker::openstack_cmd::OpenStackArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +73,7 @@ fn main() -> std::process::ExitCode {
             Command::Certs(cmd) => admin_cmd::certs(cmd),
             Command::Cluster(cmd) => admin_cmd::cluster(cmd).await,
             Command::Spice(cmd) => spice_cmd::run(cmd).await,
+            Command::Openstack(args) => broker::openstack_cmd::run(args).await,
         }
     });
     match result {

@@ -17,6 +17,8 @@ pub mod api;
 pub mod launch;
 pub mod local;
 pub mod model;
+pub mod openstack;
+pub mod openstack_cmd;
 pub mod planner;
 pub mod provider;
 pub mod runner;
