@@ -106,6 +106,16 @@ pub struct BrokerArgs {
     /// Failed VMs stay listed (with their reasons) this many seconds.
     #[arg(long, env = "OPENCLOUD_FAILED_KEEP_S", default_value_t = 60)]
     pub failed_keep_s: u64,
+    /// Boot the VMs of `openstack` pools on an OpenStack cloud (credentials
+    /// from `--openstack-cloud` or the `OS_*` variables; docs/OPENSTACK.md).
+    #[arg(long, env = "OPENCLOUD_OPENSTACK")]
+    pub openstack: bool,
+    /// The `clouds.yaml` entry to use; without it, the `OS_*` variables.
+    #[arg(long, env = "OPENCLOUD_OPENSTACK_CLOUD")]
+    pub openstack_cloud: Option<String>,
+    /// The longest one OpenStack API call may take.
+    #[arg(long, env = "OPENCLOUD_OPENSTACK_API_TIMEOUT_S", default_value_t = 30)]
+    pub openstack_api_timeout_s: u64,
 }
 
 /// `OPENCLOUD_TEST_CAPTCHA_ANSWER`: a fixed captcha for automated tests,
@@ -170,6 +180,8 @@ pub struct NodeConfig {
     pub broker: crate::broker::BrokerConfig,
     /// `None`: this node runs no VMs.
     pub local_vms: Option<crate::broker::local::LocalSettings>,
+    /// `None`: no OpenStack pools.
+    pub openstack: Option<crate::broker::openstack::OpenStackSettings>,
 }
 
 impl NodeConfig {
@@ -231,6 +243,15 @@ impl NodeConfig {
             },
             demo: args.demo,
             broker: broker_config(&args.broker),
+            openstack: (args.broker.openstack || args.broker.openstack_cloud.is_some()).then(
+                || crate::broker::openstack::OpenStackSettings {
+                    cloud: args.broker.openstack_cloud.clone(),
+                    api_timeout: std::time::Duration::from_secs(
+                        args.broker.openstack_api_timeout_s.max(1),
+                    ),
+                    ..Default::default()
+                },
+            ),
             local_vms: (!args.broker.no_local_vms).then(|| crate::broker::local::LocalSettings {
                 qemu_img: args
                     .broker

@@ -84,6 +84,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         store: store.clone(),
         clock: clock.clone(),
         local,
+        openstack: cfg.openstack.clone(),
     });
     broker.spawn();
     let state = AppState {

@@ -38,6 +38,8 @@ pub struct BrokerConfig {
     pub plan_every: Duration,
     /// How often a runner looks at its VMs.
     pub run_every: Duration,
+    /// How often the cloud runner looks at its VMs (each look is API calls).
+    pub cloud_run_every: Duration,
     /// How often each node writes its sign of life.
     pub beat_every: Duration,
     /// A node whose sign of life has not changed this long is dead: its VMs
@@ -63,6 +65,7 @@ impl Default for BrokerConfig {
         BrokerConfig {
             plan_every: Duration::from_secs(1),
             run_every: Duration::from_millis(250),
+            cloud_run_every: Duration::from_secs(2),
             beat_every: Duration::from_secs(2),
             node_dead_after: Duration::from_secs(10),
             start_timeout_s: 180,
@@ -82,6 +85,8 @@ pub struct Broker {
     pub clock: SharedClock,
     /// This node's QEMU processes; `None` when QEMU is not installed.
     pub local: Option<Arc<local::LocalProvider>>,
+    /// How to reach the OpenStack cloud; `None`: openstack pools get no VMs.
+    pub openstack: Option<openstack::OpenStackSettings>,
 }
 
 impl Broker {
@@ -96,7 +101,36 @@ impl Broker {
                 self.cfg.run_every,
             );
         }
+        if let Some(settings) = self.openstack.clone() {
+            spawn_cloud(self.clone(), settings);
+        }
         runner::spawn_beats(self.clone());
         planner::spawn(self.clone());
     }
+}
+
+/// Connects to the cloud (retrying while it cannot), then runs the runner
+/// of cloud VMs, which acts only while this node leads.
+fn spawn_cloud(broker: Arc<Broker>, settings: openstack::OpenStackSettings) {
+    tokio::spawn(async move {
+        let mut wait = Duration::from_secs(1);
+        let provider = loop {
+            match openstack::OpenStackProvider::connect(settings.clone()).await {
+                Ok(p) => break p,
+                Err(e) => {
+                    tracing::warn!("OpenStack not reachable yet (retrying in {wait:?}): {e}");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(60));
+                }
+            }
+        };
+        tracing::info!("connected to OpenStack");
+        let every = broker.cfg.cloud_run_every;
+        runner::spawn(
+            broker,
+            Arc::new(provider),
+            runner::Owner::Cloud(model::ProviderKind::Openstack),
+            every,
+        );
+    });
 }

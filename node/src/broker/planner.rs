@@ -271,7 +271,14 @@ async fn refill(
                         break;
                     }
                 },
-                ProviderKind::Openstack => None,
+                ProviderKind::Openstack if broker.openstack.is_some() => None,
+                ProviderKind::Openstack => {
+                    tracing::debug!(
+                        "pool {}: this cluster has no OpenStack (--openstack)",
+                        pool.id
+                    );
+                    break;
+                }
             };
             let vm = Vm {
                 id: format!("vm-{}", crate::viewer::random_hex(8)),
