@@ -23,6 +23,9 @@ pub fn routes() -> Router<AppState> {
 
 /// The largest message a page may send.
 const MAX_MESSAGE: usize = 4096;
+/// What the socket reads at once; a message longer than this is still read,
+/// in several reads.
+const READ_BUFFER: usize = 4096;
 
 /// A page silent for this long (no ping, whatever else) is dropped.
 const SILENCE: Duration = Duration::from_secs(60);
@@ -69,8 +72,13 @@ async fn events(
     let (current, user) = site.user(&headers).await?;
     let ws = ws.map_err(|e| AppError::BadRequest(format!("expected a websocket: {e}")))?;
     let hello = format!("Signed in as {}", user.display_name);
+    // Messages are tiny: tungstenite's default 128 KiB read buffer, zeroed
+    // for every socket, was most of a desktop's memory and a third of the
+    // node's CPU per ping (docs/BENCHMARKS.md, sign-in and presence).
     Ok(ws
         .max_message_size(MAX_MESSAGE)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| serve(socket, site, state, current.key, hello)))
 }
 
