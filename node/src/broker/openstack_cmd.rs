@@ -71,7 +71,7 @@ pub async fn run(args: OpenStackArgs) -> anyhow::Result<()> {
     };
     let source = match &settings.cloud {
         Some(name) => format!("clouds.yaml entry {name:?}"),
-        None => "OS_* environment".to_string(),
+        None => "OS_* environment variables".to_string(),
     };
     let provider = OpenStackProvider::connect(settings).await?;
     match args.command {
