@@ -201,8 +201,13 @@ fn site_captcha_image() {}
 
 /// Launch a VM app
 ///
-/// May take long (a VM is assigned or booted). Until the broker exists
-/// the node answers 501 for every app the user may launch.
+/// Assigns the user a VM of the app's pool: the one they already have (a
+/// second window, a reload: `resumed`), else a ready one; when none is
+/// ready but one can be started, waits for one to boot (`--launch-wait-s`,
+/// 120 s by default). The VM stays theirs while their session shows
+/// presence within the pool's `idle_timeout_s`, and is released when they
+/// sign out. `viewer_url` carries a single-use viewer ticket, to open
+/// within `expires_in_s`; launch again for a new one.
 #[utoipa::path(post, path = "/t/{slug}/api/v1/apps/{id}/launch", tag = "desktop",
     security(("session" = [])),
     params(
@@ -210,15 +215,20 @@ fn site_captcha_image() {}
         ("id" = String, Path, description = "The app's id."),
     ),
     responses(
-        (status = 200, description = "The VM is ready: show `viewer_url`.",
+        (status = 200, description = "The VM is the user's: show `viewer_url`.",
             body = Launched),
+        (status = 400, description = "A web app: it opens at its address, not by a \
+            launch.", body = Error),
         (status = 401, description = SIGNED_OUT, body = Error),
         (status = 403, description = SUSPENDED_OR_CROSS_SITE, body = Error),
         (status = 404, description = "No such app on the user's desktop, or no such \
             tenant.", body = Error),
-        (status = 501, description = "Launching VM apps is not available yet.",
-            body = Error),
-        (status = 503, description = CLUSTER_503, body = Error),
+        (status = 429, description = "The tenant uses all the VMs of its quota: close an \
+            app, or ask the administrator for more.", body = Error),
+        (status = 503, description = "No VM became free in time; all of the pool's `max` \
+            VMs are in use; the app's pool does not exist; the VM did not take its new \
+            password in time, or stopped; or the cluster cannot serve this now. Retry \
+            later.", body = Error),
     ))]
 fn site_launch() {}
 

@@ -5,7 +5,7 @@
 //! per API area) rather than attributes on the handlers, so the handler
 //! files stay as they are; the statuses follow the handlers. The tenant
 //! admin API's bodies are the real types of `opencloud-tenant-admin`
-//! (feature `openapi`); the platform's and the sign-in pages'
+//! (feature `openapi`); the platform's, the broker's and the sign-in pages'
 //! bodies, built from types of other modules or from `json!`, are described
 //! by [`schemas`]. Two tests keep this honest: [`tests`] compares the
 //! documented paths and methods with the `.route(...)` calls in the
@@ -13,6 +13,7 @@
 //! operation to a real node and checks answers against the schemas.
 
 mod doc_admin;
+mod doc_broker;
 mod doc_platform;
 mod doc_site;
 mod doc_viewer;
@@ -66,6 +67,13 @@ users' API (cookie `oc_session`, set by sign-in) and the tenant admin API \
 See docs/DESKTOP-API.md. When the node runs with a base domain, \
 `https://{slug}.{base_domain}/…` serves the same paths without the `/t/{slug}` \
 prefix.
+* **Broker** (`/api/v1/images…`, `/api/v1/tenants/{slug}/quota`, \
+`/t/{slug}/api/v1/pools…`, `/t/{slug}/api/v1/vms`): the VM broker. The operator \
+registers images (kernels, disks or cloud images) and sets each tenant's quota \
+of VMs; a tenant's admins (as for the tenant admin API) make pools of those \
+images, kept warm with ready VMs, and see their VMs. A user's launch of a VM \
+app (`POST /t/{slug}/api/v1/apps/{id}/launch`) is assigned a VM of the app's \
+pool and answered with a single-use viewer URL.
 
 All errors are JSON `{\"error\": \"…\"}`, also those of the HTTP layer \
 (unknown path: 404 `no such page`; wrong method: 405; body over 1 MiB: 413). \
@@ -93,6 +101,7 @@ their messages are described in the documents named on each of them.";
         (name = "viewer", description = "Viewer tickets, the viewer page and its websockets (docs/VIEWER-PROTOCOL.md)"),
         (name = "desktop", description = "A tenant's sign-in and desktop pages and their API (docs/DESKTOP-API.md)"),
         (name = "tenant-admin", description = "A tenant's users, profiles, apps, branding and directory: the operator token or a tenant admin's session"),
+        (name = "broker", description = "The VM broker: images and tenants' quotas (operator), a tenant's pools and VMs (the operator token or a tenant admin's session)"),
     ),
     paths(
         doc_platform::healthz,
@@ -149,6 +158,18 @@ their messages are described in the documents named on each of them.";
         doc_admin::admin_read_ldap,
         doc_admin::admin_put_ldap,
         doc_admin::admin_delete_ldap,
+        doc_broker::images_list,
+        doc_broker::images_create,
+        doc_broker::images_read,
+        doc_broker::images_delete,
+        doc_broker::quota_read,
+        doc_broker::quota_put,
+        doc_broker::pools_list,
+        doc_broker::pools_create,
+        doc_broker::pools_read,
+        doc_broker::pools_put,
+        doc_broker::pools_delete,
+        doc_broker::vms_list,
     ),
 )]
 struct ApiDoc;

@@ -262,6 +262,232 @@ pub struct DesktopApp {
 /// A launched VM app: show `viewer_url` in the window.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct Launched {
+    /// The VM's id (as in `GET /t/{slug}/api/v1/vms`).
+    #[schema(example = "vm-0123abcd")]
+    pub vm: String,
+    /// The viewer page with its single-use ticket.
     #[schema(example = "/viewer/#token=…")]
     pub viewer_url: String,
+    /// Seconds the ticket may wait to be opened.
+    #[schema(example = 60)]
+    pub expires_in_s: u64,
+    /// Whether the user already had this VM (a second window, a reload).
+    pub resumed: bool,
+}
+
+// ---- the broker (mirrors of `crate::broker` types, which stay free of
+// utoipa; `tests` checks the two agree) ----
+
+/// Which kind of machine runs a pool's VMs: QEMU processes on the
+/// cluster's own nodes (`local`) or servers in an OpenStack cloud
+/// (`openstack`).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Local,
+    Openstack,
+}
+
+/// What a VM boots: a kernel and initramfs or a qcow2 disk on every node
+/// (`local` provider), or a Glance image with a Nova flavor (`openstack`).
+/// Which one is told by its fields.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum ImageSource {
+    Kernel(KernelImage),
+    Disk(DiskImage),
+    Cloud(CloudImage),
+}
+
+/// A kernel and initramfs, absolute paths on every node (local provider).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KernelImage {
+    #[schema(example = "/var/lib/opencloud/images/vmlinuz")]
+    pub kernel: String,
+    #[schema(example = "/var/lib/opencloud/images/initrd.img")]
+    pub initrd: String,
+    /// The kernel's command line, at most 1024 characters.
+    #[serde(default)]
+    #[schema(max_length = 1024, default = "", example = "console=ttyS0 quiet")]
+    pub append: String,
+    /// A line the guest writes to its first serial port once it is usable;
+    /// without it, a VM is ready as soon as its SPICE server answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub ready_line: Option<String>,
+}
+
+/// A qcow2 base disk, an absolute path on every node (local provider);
+/// each VM boots a throw-away overlay on it.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiskImage {
+    #[schema(example = "/var/lib/opencloud/images/desktop.qcow2")]
+    pub disk: String,
+    /// As for a kernel image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub ready_line: Option<String>,
+}
+
+/// A Glance image booted with a Nova flavor (OpenStack provider).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloudImage {
+    /// Not empty.
+    #[schema(min_length = 1, example = "debian-12-desktop")]
+    pub cloud_image: String,
+    /// Not empty.
+    #[schema(min_length = 1, example = "m1.small")]
+    pub flavor: String,
+    /// The network its port is on; the cloud's default when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub network: Option<String>,
+}
+
+/// An image the operator registered, for tenant admins to make pools of.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Image {
+    /// Lower-case letters, digits, `_` and `-`, 1 to 40 characters.
+    #[schema(pattern = "^[a-z0-9_-]{1,40}$", example = "debian-desktop")]
+    pub id: String,
+    /// 1 to 100 characters (surrounding spaces are trimmed).
+    #[schema(min_length = 1, max_length = 100, example = "Debian desktop")]
+    pub name: String,
+    /// Must fit the source: `local` for kernel and disk images, `openstack`
+    /// for cloud images.
+    pub provider: ProviderKind,
+    pub source: ImageSource,
+}
+
+/// A tenant's limits, set by the operator.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"max_vms": 20}))]
+pub struct Quota {
+    /// VMs in any state but failed, across the tenant's pools; a launch
+    /// that would need one more answers 429. `null` (or left out): no limit
+    /// beyond each pool's `max`.
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    pub max_vms: Option<u32>,
+}
+
+/// A pool's image: a registered image's id (anyone who may make pools), or
+/// the image itself (the operator's token only).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum ImageChoice {
+    #[schema(example = "debian-desktop")]
+    Registered(String),
+    Inline(ImageSource),
+}
+
+/// A pool to create or replace.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolInput {
+    /// Lower-case letters, digits, `_` and `-`, 1 to 40 characters: the
+    /// `pool` of the tenant's VM apps.
+    #[schema(pattern = "^[a-z0-9_-]{1,40}$", example = "office")]
+    pub id: String,
+    /// A registered image's provider by default, or the one an inline
+    /// image needs (`openstack` for a cloud image, else `local`); if given,
+    /// it must be that one.
+    pub provider: Option<ProviderKind>,
+    pub image: ImageChoice,
+    /// 64 to 262144.
+    #[schema(required = false, default = 512, minimum = 64, maximum = 262_144)]
+    pub memory_mb: u32,
+    /// 1 to 64.
+    #[schema(required = false, default = 1, minimum = 1, maximum = 64)]
+    pub vcpus: u32,
+    /// VMs kept ready for the next launches, at most `max`; with 0 a launch
+    /// waits for a VM to boot.
+    #[schema(required = false, default = 1, minimum = 0)]
+    pub warm: u32,
+    /// VMs of this pool in any state but failed, at most: 1 to 1000.
+    #[schema(required = false, default = 10, minimum = 1, maximum = 1000)]
+    pub max: u32,
+    /// An assigned VM whose user shows no presence this long is reaped: 1
+    /// to 604800 (a week).
+    #[schema(required = false, default = 600, minimum = 1, maximum = 604_800)]
+    pub idle_timeout_s: u64,
+}
+
+/// How many of a pool's VMs are in each state.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PoolCounts {
+    pub starting: u32,
+    pub ready: u32,
+    pub assigned: u32,
+    pub stopping: u32,
+    pub failed: u32,
+}
+
+/// A tenant's pool of identical, stateless VMs, and how its VMs are doing.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Pool {
+    pub id: String,
+    pub provider: ProviderKind,
+    /// The registered image it was made from; absent for an inline image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub image_id: Option<String>,
+    /// What its VMs boot (copied from the image when the pool was made).
+    pub image: ImageSource,
+    pub memory_mb: u32,
+    pub vcpus: u32,
+    /// VMs kept ready for the next launches.
+    pub warm: u32,
+    /// VMs of this pool in any state but failed, at most.
+    pub max: u32,
+    /// An assigned VM whose user shows no presence this long is reaped.
+    pub idle_timeout_s: u64,
+    pub counts: PoolCounts,
+    /// Why its latest failed VM failed, while failed VMs are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub last_failure: Option<String>,
+}
+
+/// Where a VM is in its life: asked of its provider (`starting`), booted
+/// and waiting for a user (`ready`), one user's (`assigned`), being
+/// destroyed (`stopping`), or lost, refused or timed out (`failed`:
+/// replaced, and removed after a while).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VmState {
+    Starting,
+    Ready,
+    Assigned,
+    Stopping,
+    Failed,
+}
+
+/// A VM as tenant admins see it (never its SPICE password).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Vm {
+    pub id: String,
+    /// Its pool's id.
+    pub pool: String,
+    pub provider: ProviderKind,
+    /// The node running it (local provider); `null` for cloud VMs.
+    #[schema(required = true)]
+    pub node: Option<u64>,
+    pub state: VmState,
+    /// The login of the user it is assigned to.
+    #[schema(required = true)]
+    pub user: Option<String>,
+    /// When it was assigned, seconds since the Unix epoch.
+    #[schema(required = true)]
+    pub assigned_at: Option<u64>,
+    /// Seconds since the Unix epoch.
+    pub created_at: u64,
+    /// When it last changed state, seconds since the Unix epoch.
+    pub since: u64,
+    /// Why it failed or stopped, for people.
+    #[schema(required = true)]
+    pub reason: Option<String>,
 }

@@ -265,3 +265,105 @@ fn the_schemas_of_the_admin_api_are_the_domain_types() {
         assert!(s.get(name).is_some(), "schema {name}");
     }
 }
+
+/// The broker's schemas are mirrors of its types (which stay free of
+/// utoipa): each lists exactly the fields the broker's type serializes.
+#[test]
+fn the_broker_schemas_mirror_the_broker_types() {
+    use crate::broker::api::Counts;
+    use crate::broker::launch::Launched;
+    use crate::broker::model::{Image, ImageSource, Pool, ProviderKind, Quota, VmState};
+    use serde_json::{json, to_value};
+
+    let doc = doc();
+    let s = &doc["components"]["schemas"];
+    let props = |name: &str| -> BTreeSet<String> {
+        s[name]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("schema {name} has no properties"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let keys = |v: Value| -> BTreeSet<String> { v.as_object().unwrap().keys().cloned().collect() };
+    let ready = Some("ready".to_string());
+    let kernel = ImageSource::Kernel {
+        kernel: "/k".into(),
+        initrd: "/i".into(),
+        append: "console=ttyS0".into(),
+        ready_line: ready.clone(),
+    };
+    let disk = ImageSource::Disk {
+        disk: "/d".into(),
+        ready_line: ready,
+    };
+    let cloud = ImageSource::Cloud {
+        cloud_image: "debian".into(),
+        flavor: "m1.small".into(),
+        network: Some("private".into()),
+    };
+    for (name, source) in [
+        ("KernelImage", &kernel),
+        ("DiskImage", &disk),
+        ("CloudImage", &cloud),
+    ] {
+        assert_eq!(keys(to_value(source).unwrap()), props(name), "{name}");
+        assert_eq!(s[name]["additionalProperties"], false, "{name}");
+    }
+    assert_eq!(s["ImageSource"]["oneOf"].as_array().unwrap().len(), 3);
+    assert_eq!(s["ImageChoice"]["oneOf"].as_array().unwrap().len(), 2);
+    let image = Image {
+        id: "tiny".into(),
+        name: "Tiny".into(),
+        provider: ProviderKind::Local,
+        source: kernel.clone(),
+    };
+    assert_eq!(keys(to_value(&image).unwrap()), props("Image"));
+    let pool = Pool {
+        id: "office".into(),
+        provider: ProviderKind::Local,
+        image_id: Some("tiny".into()),
+        image: kernel,
+        memory_mb: 512,
+        vcpus: 1,
+        warm: 1,
+        max: 10,
+        idle_timeout_s: 600,
+    };
+    // The answer is the pool with `counts` and `last_failure`.
+    let mut pool_keys = keys(to_value(&pool).unwrap());
+    pool_keys.extend(["counts".to_string(), "last_failure".to_string()]);
+    assert_eq!(pool_keys, props("Pool"));
+    assert_eq!(
+        keys(to_value(Counts::default()).unwrap()),
+        props("PoolCounts")
+    );
+    assert_eq!(
+        keys(to_value(Quota { max_vms: Some(3) }).unwrap()),
+        props("Quota")
+    );
+    let launched = Launched {
+        vm: "vm-1".into(),
+        viewer_url: "/viewer/#token=t".into(),
+        expires_in_s: 60,
+        resumed: false,
+    };
+    assert_eq!(keys(to_value(&launched).unwrap()), props("Launched"));
+    assert_eq!(
+        s["ProviderKind"]["enum"],
+        json!([ProviderKind::Local, ProviderKind::Openstack])
+    );
+    assert_eq!(
+        s["VmState"]["enum"],
+        json!([
+            VmState::Starting,
+            VmState::Ready,
+            VmState::Assigned,
+            VmState::Stopping,
+            VmState::Failed
+        ])
+    );
+    // Admins never see a VM's SPICE password.
+    assert!(props("Vm").iter().all(|k| !k.contains("password")));
+    assert_eq!(s["PoolInput"]["additionalProperties"], false);
+}
