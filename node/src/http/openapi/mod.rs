@@ -7,7 +7,7 @@
 //! admin API's bodies are the real types of `opencloud-tenant-admin`
 //! (feature `openapi`); the platform's, the broker's and the sign-in pages'
 //! bodies, built from types of other modules or from `json!`, are described
-//! by [`schemas`]. Two tests keep this honest: [`tests`] compares the
+//! by `schemas`. Two tests keep this honest: `tests` compares the
 //! documented paths and methods with the `.route(...)` calls in the
 //! sources, and `tests/tests/api_openapi.rs` sends every documented
 //! operation to a real node and checks answers against the schemas.
