@@ -52,6 +52,11 @@ impl Answer {
     }
 }
 
+/// A request and the status it must get: whether the operator sends it
+/// (else `boss`, an admin of the tenant), the method, the documented path,
+/// the URL's path, the JSON body.
+type Call<'a> = (bool, &'a str, &'a str, &'a str, Option<&'a Value>, u16);
+
 async fn send(req: reqwest::RequestBuilder) -> Result<Answer> {
     let resp = req.send().await?;
     let status = resp.status();
@@ -284,6 +289,12 @@ async fn the_document_matches_the_router_and_the_answers() -> Result<()> {
         "/t/{slug}/api/v1/events",
         "/t/{slug}/api/v1/users/{login}",
         "/t/{slug}/api/v1/ldap",
+        "/api/v1/images",
+        "/api/v1/images/{id}",
+        "/api/v1/tenants/{slug}/quota",
+        "/t/{slug}/api/v1/pools",
+        "/t/{slug}/api/v1/pools/{id}",
+        "/t/{slug}/api/v1/vms",
     ] {
         ensure!(paths.contains(p), "{p} is not documented");
     }
@@ -510,6 +521,134 @@ async fn the_document_matches_the_router_and_the_answers() -> Result<()> {
         send(anon.get(t("branding"))).await?,
     ));
 
+    // The broker: images and quotas (operator), pools and VMs (tenant
+    // admin). Pools keep no VM warm (`warm: 0`) and boot nothing that
+    // exists, so no VM starts.
+    let boss = Visitor::new()?;
+    boss.sign_in(&base, SLUG, "boss", "boss-password").await?;
+    let kernel = json!({"kernel": "/nonexistent/vmlinuz", "initrd": "/nonexistent/initrd.img",
+        "append": "console=ttyS0"});
+    let tiny = json!({"id": "tiny", "name": " Tiny ", "provider": "local", "source": kernel});
+    let relative = json!({"id": "rel", "name": "Relative", "provider": "local",
+        "source": {"kernel": "vmlinuz", "initrd": "/nonexistent/initrd.img"}});
+    let cloud_on_local = json!({"id": "cloud", "name": "Cloud", "provider": "local",
+        "source": {"cloud_image": "debian-12", "flavor": "m1.small"}});
+    let bad_id = json!({"id": "Bad Id", "name": "Bad", "provider": "local", "source": kernel});
+    let disk = json!({"id": "disk", "name": "Disk", "provider": "local",
+        "source": {"disk": "/nonexistent/base.qcow2", "ready_line": "login:"}});
+    let cloud = json!({"id": "cloud", "name": "Cloud", "provider": "openstack",
+        "source": {"cloud_image": "debian-12", "flavor": "m1.small", "network": "private"}});
+    // No VM at all for acme: its launches answer 429.
+    let no_vms = json!({"max_vms": 0});
+    let some_vms = json!({"max_vms": 1});
+    let not_a_quota = json!({"max_vms": "ten"});
+    // An inline image is the operator's: the `shell` app's pool.
+    let shell = json!({"id": "shell", "image": kernel, "warm": 0, "max": 2});
+    let mine = json!({"id": "mine", "image": kernel, "warm": 0});
+    // A tenant admin picks a registered image.
+    let office = json!({"id": "office", "image": "tiny", "warm": 0, "memory_mb": 1024,
+        "vcpus": 2, "max": 3, "idle_timeout_s": 300});
+    let no_image = json!({"id": "nope", "image": "no-such-image", "warm": 0});
+    let too_warm = json!({"id": "big", "image": "tiny", "warm": 5, "max": 2});
+    let wrong_provider =
+        json!({"id": "cloudy", "image": "tiny", "provider": "openstack", "warm": 0});
+    let unknown_field = json!({"id": "odd", "image": "tiny", "warm": 0, "colour": "red"});
+    let smaller = json!({"id": "office", "image": "tiny", "warm": 0, "max": 1});
+    let other_id = json!({"id": "other", "image": "tiny", "warm": 0});
+    let office_inline = json!({"id": "office", "image": kernel, "warm": 0});
+    let cloud_pool = json!({"id": "cloud", "image": "cloud", "warm": 0});
+    let (images, image) = ("/api/v1/images", "/api/v1/images/{id}");
+    let quota = "/api/v1/tenants/{slug}/quota";
+    let (pools, pool) = ("/t/{slug}/api/v1/pools", "/t/{slug}/api/v1/pools/{id}");
+    let vms = "/t/{slug}/api/v1/vms";
+    const OP: bool = true;
+    const BOSS: bool = false;
+    #[rustfmt::skip]
+    let calls: &[Call] = &[
+        (OP, "post", images, "/api/v1/images", Some(&tiny), 201),
+        (OP, "post", images, "/api/v1/images", Some(&tiny), 409),
+        (OP, "post", images, "/api/v1/images", Some(&relative), 400),
+        (OP, "post", images, "/api/v1/images", Some(&cloud_on_local), 400),
+        (OP, "post", images, "/api/v1/images", Some(&bad_id), 400),
+        (OP, "post", images, "/api/v1/images", Some(&disk), 201),
+        (OP, "post", images, "/api/v1/images", Some(&cloud), 201),
+        (OP, "get", images, "/api/v1/images", None, 200),
+        (OP, "get", image, "/api/v1/images/tiny", None, 200),
+        (OP, "delete", image, "/api/v1/images/disk", None, 204),
+        (OP, "delete", image, "/api/v1/images/disk", None, 404),
+        (OP, "get", image, "/api/v1/images/disk", None, 404),
+        (OP, "get", quota, "/api/v1/tenants/acme/quota", None, 200),
+        (OP, "put", quota, "/api/v1/tenants/acme/quota", Some(&no_vms), 200),
+        (OP, "get", quota, "/api/v1/tenants/acme/quota", None, 200),
+        (OP, "put", quota, "/api/v1/tenants/nope/quota", Some(&some_vms), 404),
+        (OP, "put", quota, "/api/v1/tenants/acme/quota", Some(&not_a_quota), 400),
+        (OP, "post", pools, "/t/acme/api/v1/pools", Some(&shell), 201),
+        (OP, "post", pools, "/t/acme/api/v1/pools", Some(&shell), 409),
+        (BOSS, "post", pools, "/t/acme/api/v1/pools", Some(&mine), 403),
+        (BOSS, "post", pools, "/t/acme/api/v1/pools", Some(&office), 201),
+        (BOSS, "post", pools, "/t/acme/api/v1/pools", Some(&no_image), 400),
+        (BOSS, "post", pools, "/t/acme/api/v1/pools", Some(&too_warm), 400),
+        (BOSS, "post", pools, "/t/acme/api/v1/pools", Some(&wrong_provider), 400),
+        (BOSS, "post", pools, "/t/acme/api/v1/pools", Some(&unknown_field), 400),
+        (BOSS, "get", pools, "/t/acme/api/v1/pools", None, 200),
+        (OP, "get", pools, "/t/acme/api/v1/pools", None, 200),
+        (OP, "get", pool, "/t/acme/api/v1/pools/shell", None, 200),
+        (OP, "get", pool, "/t/acme/api/v1/pools/nope", None, 404),
+        (BOSS, "put", pool, "/t/acme/api/v1/pools/office", Some(&smaller), 200),
+        (BOSS, "put", pool, "/t/acme/api/v1/pools/office", Some(&other_id), 400),
+        (BOSS, "put", pool, "/t/acme/api/v1/pools/office", Some(&office_inline), 403),
+        (OP, "put", pool, "/t/acme/api/v1/pools/cloud", Some(&cloud_pool), 200),
+        (BOSS, "delete", pool, "/t/acme/api/v1/pools/office", None, 204),
+        (BOSS, "delete", pool, "/t/acme/api/v1/pools/office", None, 404),
+        (BOSS, "get", vms, "/t/acme/api/v1/vms", None, 200),
+    ];
+    let boss_cookie = boss.cookie_header();
+    for &(by_operator, method, path, url, body, want) in calls {
+        let m = Method::from_bytes(method.to_uppercase().as_bytes())?;
+        let mut req = if by_operator {
+            op.request(m, format!("{base}{url}"))
+        } else {
+            anon.request(m, format!("{base}{url}"))
+                .header("cookie", boss_cookie.clone())
+        };
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let a = send(req).await?;
+        ensure!(
+            a.status.as_u16() == want,
+            "{} {url} {}: {} instead of {want}: {}",
+            method.to_uppercase(),
+            body.unwrap_or(&Value::Null),
+            a.status,
+            a.text()
+        );
+        checks.push((path, method, a));
+    }
+
+    // Alice's desktop gets VM apps: one of the `shell` pool, one of a pool
+    // that does not exist.
+    admin
+        .create(
+            "apps",
+            json!({"id": "nopool", "name": "No pool", "kind": "vm", "pool": "missing"}),
+        )
+        .await?;
+    admin
+        .create(
+            "profiles",
+            json!({"id": "vms", "name": "VMs", "apps": ["shell", "nopool"]}),
+        )
+        .await?;
+    let r = admin
+        .call(
+            Method::PATCH,
+            "users/alice",
+            Some(json!({"profiles": ["staff", "vms"]})),
+        )
+        .await?;
+    ensure!(r.status == StatusCode::OK, "{} {}", r.status, r.text());
+
     // A signed-in user (cookie only) and a non-admin at the admin API.
     let alice = Visitor::new()?;
     alice
@@ -523,11 +662,35 @@ async fn the_document_matches_the_router_and_the_answers() -> Result<()> {
         send(as_alice(anon.get(t("me")))).await?,
     ));
     checks.push((users, "get", send(as_alice(anon.get(t("users")))).await?));
-    checks.push((
-        "/t/{slug}/api/v1/apps/{id}/launch",
-        "post",
-        send(as_alice(anon.post(t("apps/wiki/launch")))).await?,
-    ));
+    // A web app (400), an app not on her desktop (404), a VM app of a
+    // missing pool (503), one the tenant's quota of 0 refuses (429).
+    let launch = "/t/{slug}/api/v1/apps/{id}/launch";
+    for (app, want) in [
+        ("wiki", StatusCode::BAD_REQUEST),
+        ("secret", StatusCode::NOT_FOUND),
+        ("nopool", StatusCode::SERVICE_UNAVAILABLE),
+        ("shell", StatusCode::TOO_MANY_REQUESTS),
+    ] {
+        let a = send(as_alice(anon.post(t(&format!("apps/{app}/launch"))))).await?;
+        ensure!(a.status == want, "launch {app}: {} {}", a.status, a.text());
+        checks.push((launch, "post", a));
+    }
+    // Refused launches ask for no VM, and pools are for admins only.
+    let a = send(op.get(t("vms"))).await?;
+    ensure!(
+        a.json() == Some(json!([])),
+        "VMs: {} {}",
+        a.status,
+        a.text()
+    );
+    let a = send(as_alice(anon.get(t("pools")))).await?;
+    ensure!(
+        a.status == StatusCode::FORBIDDEN,
+        "{} {}",
+        a.status,
+        a.text()
+    );
+    checks.push((pools, "get", a));
     let desktop = send(as_alice(anon.get(format!("{base}/t/{SLUG}/")))).await?;
     checks.push(("/t/{slug}/", "get", desktop));
     checks.push((
@@ -559,7 +722,7 @@ async fn the_document_matches_the_router_and_the_answers() -> Result<()> {
     );
 
     let statuses: BTreeSet<u16> = checks.iter().map(|(_, _, a)| a.status.as_u16()).collect();
-    for s in [200, 201, 204, 401, 403, 404, 409, 429, 501] {
+    for s in [200, 201, 204, 400, 401, 403, 404, 409, 429, 503] {
         ensure!(
             statuses.contains(&s),
             "no answer {s} was checked: {statuses:?}"
