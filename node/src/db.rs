@@ -204,23 +204,32 @@ impl PlatformDb {
     }
 
     async fn write(&self, command: Command) -> AppResult<Outcome> {
+        self.write_as(fresh_request_id(), command).await
+    }
+
+    async fn write_as(&self, request_id: String, command: Command) -> AppResult<Outcome> {
         Ok(self
             .store
             .write(Proposal {
-                request_id: fresh_request_id(),
+                request_id,
                 command,
             })
             .await?)
     }
 
     /// Stores `value` under `key` if there is no such record; false if
-    /// there was.
-    pub async fn insert<T: Table>(&self, key: &str, value: &T::Value) -> AppResult<bool> {
+    /// there was. A retry with the same request id replays the first answer.
+    pub async fn insert<T: Table>(
+        &self,
+        key: &str,
+        value: &T::Value,
+        request_id: String,
+    ) -> AppResult<bool> {
         let command = Command::Insert {
             key: platform_key::<T>(key),
             value: seal::<T>(value)?,
         };
-        match self.write(command).await? {
+        match self.write_as(request_id, command).await? {
             Outcome::Done => Ok(true),
             Outcome::Exists => Ok(false),
             other => Err(AppError::Internal(format!("unexpected outcome {other:?}"))),

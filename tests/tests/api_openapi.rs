@@ -295,6 +295,7 @@ async fn the_document_matches_the_router_and_the_answers() -> Result<()> {
         "/t/{slug}/api/v1/pools",
         "/t/{slug}/api/v1/pools/{id}",
         "/t/{slug}/api/v1/vms",
+        "/t/{slug}/api/v1/usage",
     ] {
         ensure!(paths.contains(p), "{p} is not documented");
     }
@@ -561,6 +562,7 @@ async fn the_document_matches_the_router_and_the_answers() -> Result<()> {
     let quota = "/api/v1/tenants/{slug}/quota";
     let (pools, pool) = ("/t/{slug}/api/v1/pools", "/t/{slug}/api/v1/pools/{id}");
     let vms = "/t/{slug}/api/v1/vms";
+    let usage = "/t/{slug}/api/v1/usage";
     const OP: bool = true;
     const BOSS: bool = false;
     #[rustfmt::skip]
@@ -601,6 +603,7 @@ async fn the_document_matches_the_router_and_the_answers() -> Result<()> {
         (BOSS, "delete", pool, "/t/acme/api/v1/pools/office", None, 204),
         (BOSS, "delete", pool, "/t/acme/api/v1/pools/office", None, 404),
         (BOSS, "get", vms, "/t/acme/api/v1/vms", None, 200),
+        (BOSS, "get", usage, "/t/acme/api/v1/usage", None, 200),
     ];
     let boss_cookie = boss.cookie_header();
     for &(by_operator, method, path, url, body, want) in calls {

@@ -118,7 +118,7 @@ async fn create_image(
     check_source(image.provider, &image.source)?;
     let image = Image { name, ..image };
     if !PlatformDb::new(state.store.clone())
-        .insert::<Images>(&image.id, &image)
+        .insert::<Images>(&image.id, &image, request_id(&headers)?)
         .await?
     {
         return Err(AppError::Conflict(format!(
@@ -201,7 +201,9 @@ struct PoolInput {
     id: String,
     #[serde(default)]
     provider: Option<ProviderKind>,
-    image: ImageChoice,
+    /// A registered image's id, or (operator) an image source; parsed by
+    /// [`image_choice`] for a clear error.
+    image: serde_json::Value,
     #[serde(default = "default_memory")]
     memory_mb: u32,
     #[serde(default = "default_vcpus")]
@@ -214,11 +216,24 @@ struct PoolInput {
     idle_timeout_s: u64,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 enum ImageChoice {
     Registered(String),
     Inline(ImageSource),
+}
+
+const IMAGE_FORMS: &str = "image must be a registered image's id, or (operator only) \
+    {\"kernel\", \"initrd\", \"append\"?, \"ready_line\"?}, {\"disk\", \"ready_line\"?} or \
+    {\"cloud_image\", \"flavor\", \"network\"?}";
+
+fn image_choice(v: serde_json::Value) -> AppResult<ImageChoice> {
+    match v {
+        serde_json::Value::String(id) => Ok(ImageChoice::Registered(id)),
+        v @ serde_json::Value::Object(_) => serde_json::from_value(v)
+            .map(ImageChoice::Inline)
+            .map_err(|_| AppError::BadRequest(IMAGE_FORMS.into())),
+        _ => Err(AppError::BadRequest(IMAGE_FORMS.into())),
+    }
 }
 
 fn default_memory() -> u32 {
@@ -259,7 +274,7 @@ struct PoolView {
 
 async fn build_pool(state: &AppState, headers: &HeaderMap, input: PoolInput) -> AppResult<Pool> {
     validate::id("pool id", &input.id)?;
-    let (provider, image, image_id) = match input.image {
+    let (provider, image, image_id) = match image_choice(input.image)? {
         ImageChoice::Inline(source) => {
             if require_operator(state, headers).is_err() {
                 return Err(AppError::Forbidden(

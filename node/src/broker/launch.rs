@@ -174,9 +174,13 @@ async fn pick(broker: &Broker, db: &TenantDb, who: &Launcher<'_>, pool: &Pool) -
             return Ok(Pick::Got(Box::new(vm), false));
         }
     }
-    // None ready: wait only if one is coming.
+    // None ready: wait only if one is coming (booting, or a stopping one
+    // frees room for another).
     let of_pool = vms.iter().filter(|v| v.pool == pool.id);
-    if of_pool.clone().any(|v| v.state == VmState::Starting) {
+    if of_pool
+        .clone()
+        .any(|v| matches!(v.state, VmState::Starting | VmState::Stopping))
+    {
         return Ok(Pick::Wait);
     }
     let counted = of_pool.filter(|v| v.counts()).count() as u32;

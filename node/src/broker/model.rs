@@ -90,6 +90,7 @@ impl ProviderKind {
 
 /// An image the operator registered (`/api/v1/images`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Image {
     pub id: String,
     pub name: String,
@@ -117,6 +118,16 @@ pub struct Pool {
     pub max: u32,
     /// An assigned VM whose user shows no presence this long is reaped.
     pub idle_timeout_s: u64,
+}
+
+impl Pool {
+    /// What its VMs are made of (image, size): a VM of another version is
+    /// retired while nobody uses it.
+    pub fn version(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let made_of = serde_json::json!([self.provider, self.image, self.memory_mb, self.vcpus]);
+        hex::encode(&Sha256::digest(made_of.to_string().as_bytes())[..8])
+    }
 }
 
 json_table!(Pools, "pools", Scope::Tenant, Pool);
@@ -157,6 +168,9 @@ pub struct Vm {
     /// the broker drives wherever it runs.
     pub node: Option<u64>,
     pub state: VmState,
+    /// [`Pool::version`] of its pool when it was made.
+    #[serde(default)]
+    pub pool_version: String,
     /// The provider's name for it, once it has one.
     #[serde(default)]
     pub provider_id: Option<String>,
@@ -213,6 +227,7 @@ json_table!(Usage, "usage", Scope::Tenant, UsageEvent);
 
 /// A tenant's limits, set by the operator.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Quota {
     /// VMs in any state but failed, across the tenant's pools. `None`: no
     /// limit beyond each pool's maximum.

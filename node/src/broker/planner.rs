@@ -138,7 +138,11 @@ async fn plan(broker: &Arc<Broker>, live: &mut Liveness) -> AppResult<()> {
             .into_iter()
             .map(|(_, v)| v)
             .collect();
-        refill(broker, db, &pools, &vms, &mut placement).await?;
+        let demands = demands(broker, db).await?;
+        if retire(broker, db, &pools, &vms, &demands).await? {
+            continue; // refilled at the next pass, from what is left
+        }
+        refill(broker, db, &pools, &vms, &demands, &mut placement).await?;
     }
     Ok(())
 }
@@ -229,17 +233,9 @@ async fn reap_reason(
     Ok(None)
 }
 
-/// Starts VMs so that each pool has `warm` ready or starting, plus one for
-/// each launch waiting, within its maximum and the tenant's quota.
-async fn refill(
-    broker: &Broker,
-    db: &TenantDb,
-    pools: &BTreeMap<String, Pool>,
-    vms: &[Vm],
-    placement: &mut Placement,
-) -> AppResult<()> {
+/// The launches waiting per pool; lapsed demands are removed.
+async fn demands(broker: &Broker, db: &TenantDb) -> AppResult<BTreeMap<String, u32>> {
     let now = broker.clock.now_secs();
-    let quota = db.get::<Quotas>("quota").await?.unwrap_or_default();
     let mut demands: BTreeMap<String, u32> = BTreeMap::new();
     for (key, d) in db.list::<Demands>(SCAN_LIMIT).await? {
         if now >= d.until {
@@ -248,6 +244,62 @@ async fn refill(
             *demands.entry(d.pool).or_default() += 1;
         }
     }
+    Ok(demands)
+}
+
+/// Stops unused VMs a pool no longer wants: made of an older version of
+/// the pool (a new image, another size), or ready beyond its warm count
+/// (it was lowered). Assigned VMs stay until their users leave. Whether it
+/// stopped any.
+async fn retire(
+    broker: &Broker,
+    db: &TenantDb,
+    pools: &BTreeMap<String, Pool>,
+    vms: &[Vm],
+    demands: &BTreeMap<String, u32>,
+) -> AppResult<bool> {
+    let now = broker.clock.now_secs();
+    let mut stopped = false;
+    for pool in pools.values() {
+        let version = pool.version();
+        let idle = [VmState::Starting, VmState::Ready];
+        let mut ready = Vec::new();
+        for vm in vms
+            .iter()
+            .filter(|v| v.pool == pool.id && idle.contains(&v.state))
+        {
+            if vm.pool_version != version {
+                let why = Some("its pool changed".to_string());
+                set_state(db, &vm.id, &idle, VmState::Stopping, now, why).await?;
+                stopped = true;
+            } else if vm.state == VmState::Ready {
+                ready.push(vm);
+            }
+        }
+        let wanted = (pool.warm + demands.get(&pool.id).copied().unwrap_or(0)) as usize;
+        // The newest go first: the oldest have waited longest to be used.
+        ready.sort_by_key(|v| std::cmp::Reverse((v.since, v.id.clone())));
+        for vm in ready.iter().take(ready.len().saturating_sub(wanted)) {
+            let why = Some("its pool keeps fewer VMs warm".to_string());
+            set_state(db, &vm.id, &[VmState::Ready], VmState::Stopping, now, why).await?;
+            stopped = true;
+        }
+    }
+    Ok(stopped)
+}
+
+/// Starts VMs so that each pool has `warm` ready or starting, plus one for
+/// each launch waiting, within its maximum and the tenant's quota.
+async fn refill(
+    broker: &Broker,
+    db: &TenantDb,
+    pools: &BTreeMap<String, Pool>,
+    vms: &[Vm],
+    demands: &BTreeMap<String, u32>,
+    placement: &mut Placement,
+) -> AppResult<()> {
+    let now = broker.clock.now_secs();
+    let quota = db.get::<Quotas>("quota").await?.unwrap_or_default();
     let mut tenant_count = vms.iter().filter(|v| v.counts()).count() as u32;
     for pool in pools.values() {
         let of_pool = || vms.iter().filter(|v| v.pool == pool.id);
@@ -286,6 +338,7 @@ async fn refill(
                 provider: pool.provider,
                 node,
                 state: VmState::Starting,
+                pool_version: pool.version(),
                 provider_id: None,
                 spice_addr: None,
                 spice_password: crate::viewer::random_hex(16),

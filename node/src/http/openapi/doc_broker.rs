@@ -230,3 +230,20 @@ fn pools_delete() {}
         (status = 503, description = ADMIN_503, body = Error),
     ))]
 fn vms_list() {}
+
+/// The tenant's metered usage
+///
+/// One event per ended VM assignment, with its VM-seconds, stored before
+/// the VM's record is removed and idempotent by its id (the VM's): what
+/// billing reads.
+#[utoipa::path(get, path = "/t/{slug}/api/v1/usage", tag = "broker",
+    security(("operator" = []), ("session" = [])),
+    params(("slug" = String, Path, description = "The tenant's slug.")),
+    responses(
+        (status = 200, description = "Every usage event of the tenant.", body = [UsageEvent]),
+        (status = 401, description = ADMIN_401, body = Error),
+        (status = 403, description = ADMIN_403, body = Error),
+        (status = 404, description = NO_TENANT, body = Error),
+        (status = 503, description = ADMIN_503, body = Error),
+    ))]
+fn usage_list() {}

@@ -68,7 +68,7 @@ See docs/DESKTOP-API.md. When the node runs with a base domain, \
 `https://{slug}.{base_domain}/…` serves the same paths without the `/t/{slug}` \
 prefix.
 * **Broker** (`/api/v1/images…`, `/api/v1/tenants/{slug}/quota`, \
-`/t/{slug}/api/v1/pools…`, `/t/{slug}/api/v1/vms`): the VM broker. The operator \
+`/t/{slug}/api/v1/pools…`, `/t/{slug}/api/v1/vms`, `/t/{slug}/api/v1/usage`): the VM broker. The operator \
 registers images (kernels, disks or cloud images) and sets each tenant's quota \
 of VMs; a tenant's admins (as for the tenant admin API) make pools of those \
 images, kept warm with ready VMs, and see their VMs. A user's launch of a VM \
@@ -170,6 +170,7 @@ their messages are described in the documents named on each of them.";
         doc_broker::pools_put,
         doc_broker::pools_delete,
         doc_broker::vms_list,
+        doc_broker::usage_list,
     ),
 )]
 struct ApiDoc;

@@ -491,3 +491,19 @@ pub struct Vm {
     #[schema(required = true)]
     pub reason: Option<String>,
 }
+
+/// One ended VM assignment (`kind` is `vm_seconds`).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct UsageEvent {
+    /// The VM's id: a VM is assigned once, so this is idempotent.
+    pub id: String,
+    pub kind: String,
+    pub tenant: String,
+    /// Whose assignment it was.
+    pub login: String,
+    pub pool: String,
+    /// Seconds since the Unix epoch.
+    pub start: u64,
+    pub end: u64,
+    pub vm_seconds: u64,
+}
