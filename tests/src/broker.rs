@@ -132,6 +132,7 @@ pub struct VmInfo {
     pub state: String,
     pub user: Option<String>,
     pub reason: Option<String>,
+    pub created_at: u64,
 }
 
 pub async fn counts(admin: &TenantAdmin, pool: &str) -> Result<Counts> {

@@ -306,7 +306,7 @@ fn nix_kill(pid: u32) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_brokers_node_dies_and_another_takes_over() -> Result<()> {
-    let (mut c, admin, _) = setup("failover", shell_pool("shell", 3, 9, 600)?, 3).await?;
+    let (mut c, admin, _) = setup("failover", shell_pool("shell", 3, 9, 600)?, 4).await?;
     // One ready VM per node (the planner places on the least loaded).
     let list = wait_vms(&admin, "three ready", BOOT, |l| {
         l.iter().filter(|v| v.state == "ready").count() == 3
@@ -338,13 +338,45 @@ async fn the_brokers_node_dies_and_another_takes_over() -> Result<()> {
 
     c.kill(leader);
     let killed = Instant::now();
+    let killed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
     // The dead node's VMs died with it.
     tokio::time::sleep(Duration::from_secs(1)).await;
     for vm in &on_leader {
         ensure!(qemu_pid(vm).is_none(), "VM {vm} outlived its node");
     }
     let admin2 = TenantAdmin::new(c.client(), &base, "failover");
-    // A new broker marks them failed once the node is silent long enough.
+    // A user launching meanwhile gets a VM of a live node (the dead one's
+    // still look ready until the broker gives them up), and the new broker
+    // starts a replacement: brokering moved with the leadership.
+    tokio::time::sleep(Duration::from_secs(NODE_DEAD_AFTER_S / 2 + 1)).await;
+    let v4 = user(&base, "failover", 4).await?;
+    let r = launch(&v4, &base, "failover", "shell").await?;
+    ensure!(
+        r.status == StatusCode::OK,
+        "launch after the kill: {} {}",
+        r.status,
+        r.text()
+    );
+    let vm4 = r.json()?["vm"].as_str().context("vm")?.to_string();
+    let list = wait_vms(
+        &admin2,
+        "a VM started by the new broker",
+        Duration::from_secs(30),
+        |l| l.iter().any(|v| v.created_at >= killed_at),
+    )
+    .await?;
+    eprintln!(
+        "the new broker started a VM {:?} after the kill",
+        killed.elapsed()
+    );
+    ensure!(
+        list.iter().any(|v| v.id == vm4 && v.node != Some(leader)),
+        "u4 got a VM of the dead node: {list:#?}"
+    );
+    owners.insert(vm4, "u4".to_string());
+    // It marks the dead node's VMs failed once the node is silent long enough.
     let list = wait_vms(
         &admin2,
         "the dead node's VMs failed",

@@ -5,10 +5,10 @@
 
 use std::time::Instant;
 
-use super::model::{Assignment, Demand, Demands, Pool, Pools, Quotas, Vm, VmState, Vms};
+use super::model::{Assignment, Demand, Demands, NodeBeats, Pool, Pools, Quotas, Vm, VmState, Vms};
 use super::vms::{transition, SCAN_LIMIT};
 use super::Broker;
-use crate::db::{fresh_request_id, TenantDb};
+use crate::db::{fresh_request_id, PlatformDb, TenantDb};
 use crate::http::{AppError, AppResult};
 use crate::viewer::{tickets, Target};
 
@@ -149,9 +149,14 @@ async fn pick(broker: &Broker, db: &TenantDb, who: &Launcher<'_>, pool: &Pool) -
         .iter()
         .filter(|v| v.pool == pool.id && v.state == VmState::Ready)
         .collect();
-    // Oldest first; concurrent launches then collide on the same record and
-    // the losers move on to the next one.
-    ready.sort_by_key(|v| (v.since, v.id.clone()));
+    // VMs of nodes that beat lately first (a node that just died still has
+    // ready VMs until the planner notices), then oldest first: concurrent
+    // launches collide on the same record and the losers move on.
+    let quiet = quiet_nodes(broker, now).await?;
+    ready.sort_by_key(|v| {
+        let stale = v.node.is_some_and(|n| quiet.contains(&n));
+        (stale, v.since, v.id.clone())
+    });
     for vm in ready {
         let assignment = Assignment {
             login: who.login.to_string(),
@@ -201,6 +206,20 @@ async fn pick(broker: &Broker, db: &TenantDb, who: &Launcher<'_>, pool: &Pool) -
     }
     // The planner will start one at its next pass.
     Ok(Pick::Wait)
+}
+
+/// Nodes whose last beat is older than half the time after which the
+/// planner calls a node dead.
+async fn quiet_nodes(broker: &Broker, now: u64) -> AppResult<Vec<u64>> {
+    let limit = (broker.cfg.node_dead_after.as_secs() / 2).max(1);
+    let beats = PlatformDb::new(broker.store.clone())
+        .list::<NodeBeats>(1024)
+        .await?;
+    Ok(beats
+        .into_iter()
+        .filter(|(_, b)| b.at.saturating_add(limit) < now)
+        .filter_map(|(id, _)| id.parse().ok())
+        .collect())
 }
 
 /// Tells the planner that a launch waits for a VM of `pool`.

@@ -241,6 +241,11 @@ json_table!(Quotas, "quota", Scope::Tenant, Quota);
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NodeBeat {
     pub seq: u64,
+    /// The writer's clock when written: launches avoid VMs of nodes whose
+    /// beat is old (clocks of a cluster agree within seconds; the planner's
+    /// verdict of death does not depend on them).
+    #[serde(default)]
+    pub at: u64,
     /// VMs it will run at most.
     pub max_vms: u32,
     /// Whether it has QEMU and runs local VMs at all.

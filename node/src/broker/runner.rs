@@ -84,6 +84,7 @@ pub fn spawn_beats(broker: Arc<Broker>) {
             seq += 1;
             let beat = NodeBeat {
                 seq,
+                at: broker.clock.now_secs(),
                 max_vms: broker.cfg.max_vms,
                 local_vms: broker.local.is_some(),
             };
