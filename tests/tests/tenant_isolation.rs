@@ -69,14 +69,28 @@ fn attempts() -> Vec<(Method, &'static str, Option<Value>)> {
         ),
         (Method::DELETE, "api/v1/ldap", None),
         (Method::GET, "api/v1/events", None),
+        (Method::GET, "api/v1/pools", None),
+        (Method::POST, "api/v1/pools", Some(pool("new"))),
+        (Method::GET, "api/v1/pools/shell", None),
+        (Method::PUT, "api/v1/pools/shell", Some(pool("shell"))),
+        (Method::DELETE, "api/v1/pools/shell", None),
+        (Method::GET, "api/v1/vms", None),
+        (Method::GET, "api/v1/usage", None),
         (Method::GET, "", None),
     ]
+}
+
+/// A pool of a registered image, with no warm VM (nothing boots here).
+fn pool(id: &str) -> Value {
+    json!({"id": id, "image": "shell", "warm": 0, "max": 5})
 }
 
 /// What an operator sees of a tenant: its users, profiles, apps and branding.
 async fn snapshot(admin: &TenantAdmin) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    for path in ["users", "profiles", "apps", "branding", "ldap"] {
+    for path in [
+        "users", "profiles", "apps", "branding", "ldap", "pools", "vms",
+    ] {
         let r = admin.call(Method::GET, path, None).await?;
         out.push(format!("{path}: {} {}", r.status, r.text()));
     }
@@ -91,6 +105,18 @@ async fn one_tenants_sessions_cannot_reach_another_tenant() -> Result<()> {
     let beta = TenantAdmin::new(c.client(), &base, "beta");
     alpha.seed(&c.api(1), "Alpha Ltd").await?;
     beta.seed(&c.api(1), "Beta Inc").await?;
+    let image = json!({"id": "shell", "name": "Shell", "provider": "local",
+        "source": {"kernel": "/srv/vmlinuz", "initrd": "/srv/initrd.gz"}});
+    let r = c
+        .client()
+        .post(format!("{base}/api/v1/images"))
+        .json(&image)
+        .send()
+        .await?;
+    ensure!(r.status() == StatusCode::CREATED, "{}", r.text().await?);
+    for t in [&alpha, &beta] {
+        t.create("pools", pool("shell")).await?;
+    }
 
     let alpha_user = Visitor::new()?;
     alpha_user
