@@ -77,7 +77,11 @@ async fn a_cloud_pool_boots_servers_and_a_launch_reaches_the_console() -> Result
             && server.flavor_id == nova.flavor_id(FLAVOR).unwrap_or_default(),
         "{server:#?}"
     );
-    let vm_id = server.metadata.get("opencloud_vm").cloned().context("metadata")?;
+    let vm_id = server
+        .metadata
+        .get("opencloud_vm")
+        .cloned()
+        .context("metadata")?;
     ensure!(
         server.metadata.get("opencloud_tenant").map(String::as_str) == Some("cloudy")
             && server.metadata.get("opencloud_pool").map(String::as_str) == Some("shell"),
@@ -95,13 +99,18 @@ async fn a_cloud_pool_boots_servers_and_a_launch_reaches_the_console() -> Result
         .as_str()
         .context("viewer_url")?
         .trim_start_matches("/viewer/#token=");
-    let ws_url = format!("{}/viewer/ws?token={token}", base.replacen("https", "wss", 1));
+    let ws_url = format!(
+        "{}/viewer/ws?token={token}",
+        base.replacen("https", "wss", 1)
+    );
     let mut ws = opencloud_tests::viewer::ws_connect(&ws_url).await?;
     let hello = opencloud_tests::viewer::first_control(&mut ws).await?;
     ensure!(hello["kind"] == "hello", "{hello}");
     let served = nova.requests();
     ensure!(
-        served.iter().any(|s| s.path.ends_with("/remote-consoles") && s.status == 200),
+        served
+            .iter()
+            .any(|s| s.path.ends_with("/remote-consoles") && s.status == 200),
         "no console was asked of Nova: {served:#?}"
     );
     drop(ws);
@@ -111,12 +120,19 @@ async fn a_cloud_pool_boots_servers_and_a_launch_reaches_the_console() -> Result
     u1.post(&format!("{base}/t/cloudy/api/v1/logout"), json!({}))
         .await?;
     wait_servers(&nova, "the released server deleted", |s| {
-        !s.iter().any(|x| x.metadata.get("opencloud_vm") == Some(&vm_id))
+        !s.iter()
+            .any(|x| x.metadata.get("opencloud_vm") == Some(&vm_id))
     })
     .await?;
-    wait_counts(&admin, "shell", Duration::from_secs(60), |n| n.ready == 1 && n.assigned == 0).await?;
+    wait_counts(&admin, "shell", Duration::from_secs(60), |n| {
+        n.ready == 1 && n.assigned == 0
+    })
+    .await?;
     let usage = admin.call(Method::GET, "usage", None).await?.json()?;
-    ensure!(usage[0]["id"] == vm_id.as_str() && usage[0]["login"] == "u1", "{usage}");
+    ensure!(
+        usage[0]["id"] == vm_id.as_str() && usage[0]["login"] == "u1",
+        "{usage}"
+    );
     drop(c);
     Ok(())
 }
@@ -157,7 +173,11 @@ async fn the_clouds_refusals_and_timeouts_show_and_leave_nothing_behind() -> Res
     // An image the cloud does not have.
     nova.set(|k| k.instance_quota = None);
     let r = admin
-        .call(Method::PUT, "pools/shell", Some(cloud_pool("no-such-image", 1)))
+        .call(
+            Method::PUT,
+            "pools/shell",
+            Some(cloud_pool("no-such-image", 1)),
+        )
         .await?;
     ensure!(r.status == StatusCode::OK, "{}", r.text());
     wait_failure(&admin, "no-such-image").await?;
@@ -171,34 +191,67 @@ async fn the_clouds_refusals_and_timeouts_show_and_leave_nothing_behind() -> Res
     ensure!(r.status == StatusCode::OK, "{}", r.text());
     wait_failure(&admin, "did not become ready").await?;
     let list = wait_vms(&admin, "a timed-out VM", Duration::from_secs(5), |l| {
-        l.iter().any(|v| v.state == "failed" && v.reason.as_deref().is_some_and(|r| r.contains("did not become ready")))
+        l.iter().any(|v| {
+            v.state == "failed"
+                && v.reason
+                    .as_deref()
+                    .is_some_and(|r| r.contains("did not become ready"))
+        })
     })
     .await?;
     let timed_out: Vec<String> = list
         .iter()
-        .filter(|v| v.reason.as_deref().is_some_and(|r| r.contains("did not become ready")))
+        .filter(|v| {
+            v.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("did not become ready"))
+        })
         .map(|v| v.id.clone())
         .collect();
     wait_servers(&nova, "timed-out servers deleted", |s| {
-        !s.iter().any(|x| x.metadata.get("opencloud_vm").is_some_and(|id| timed_out.contains(id)))
+        !s.iter().any(|x| {
+            x.metadata
+                .get("opencloud_vm")
+                .is_some_and(|id| timed_out.contains(id))
+        })
     })
     .await?;
 
     // A server of ours that the store does not know is deleted.
     nova.set(|k| k.never_active = false);
     let out = std::process::Command::new(opencloud_tests::cluster_options::opencloud_bin(false)?)
-        .args(["openstack", "boot", "--image", IMAGE, "--flavor", FLAVOR, "--network", NETWORK])
+        .args([
+            "openstack",
+            "boot",
+            "--image",
+            IMAGE,
+            "--flavor",
+            FLAVOR,
+            "--network",
+            NETWORK,
+        ])
         .envs(nova.os_env())
         .output()?;
-    ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stray: Vec<String> = nova
         .servers()
         .iter()
-        .filter(|s| s.metadata.get("opencloud_tenant").is_none_or(|t| t != "stormy"))
+        .filter(|s| {
+            s.metadata
+                .get("opencloud_tenant")
+                .is_none_or(|t| t != "stormy")
+        })
         .map(|s| s.id.clone())
         .collect();
     ensure!(stray.len() == 1, "{:#?}", nova.servers());
-    wait_servers(&nova, "the stray server deleted", |s| !s.iter().any(|x| x.id == stray[0])).await?;
+    wait_servers(&nova, "the stray server deleted", |s| {
+        !s.iter().any(|x| x.id == stray[0])
+    })
+    .await?;
     drop(c);
     Ok(())
 }
