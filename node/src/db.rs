@@ -19,6 +19,29 @@ pub fn fresh_request_id() -> String {
     format!("n:{}", crate::viewer::random_hex(16))
 }
 
+/// Up to `limit` records of table `T` under `prefix`, keyed by the rest of
+/// their keys, read linearizably.
+async fn scan<T: Table>(
+    store: &Store,
+    prefix: Vec<u8>,
+    limit: usize,
+) -> AppResult<Vec<(String, T::Value)>> {
+    let query = Query::Scan {
+        prefix: prefix.clone(),
+        limit,
+    };
+    let QueryResult::Pairs(pairs) = store.read(query).await? else {
+        return Err(AppError::Internal("get answer to a scan".into()));
+    };
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            let key = String::from_utf8_lossy(k.get(prefix.len()..).unwrap_or_default());
+            Ok((key.into_owned(), open::<T>(&v)?))
+        })
+        .collect()
+}
+
 /// One tenant's view of the store.
 #[derive(Clone)]
 pub struct TenantDb {
@@ -56,21 +79,7 @@ impl TenantDb {
 
     /// Up to `limit` records of table `T` in key order, with their keys.
     pub async fn list<T: Table>(&self, limit: usize) -> AppResult<Vec<(String, T::Value)>> {
-        let prefix = tenant_prefix::<T>(&self.tenant);
-        let query = Query::Scan {
-            prefix: prefix.clone(),
-            limit,
-        };
-        let QueryResult::Pairs(pairs) = self.store.read(query).await? else {
-            return Err(AppError::Internal("get answer to a scan".into()));
-        };
-        pairs
-            .into_iter()
-            .map(|(k, v)| {
-                let key = String::from_utf8_lossy(k.get(prefix.len()..).unwrap_or_default());
-                Ok((key.into_owned(), open::<T>(&v)?))
-            })
-            .collect()
+        scan::<T>(&self.store, tenant_prefix::<T>(&self.tenant), limit).await
     }
 
     async fn write(&self, request_id: String, command: Command) -> AppResult<Outcome> {
@@ -186,21 +195,7 @@ impl PlatformDb {
 
     /// Up to `limit` records of table `T` in key order, with their keys.
     pub async fn list<T: Table>(&self, limit: usize) -> AppResult<Vec<(String, T::Value)>> {
-        let prefix = platform_prefix::<T>();
-        let query = Query::Scan {
-            prefix: prefix.clone(),
-            limit,
-        };
-        let QueryResult::Pairs(pairs) = self.store.read(query).await? else {
-            return Err(AppError::Internal("get answer to a scan".into()));
-        };
-        pairs
-            .into_iter()
-            .map(|(k, v)| {
-                let key = String::from_utf8_lossy(k.get(prefix.len()..).unwrap_or_default());
-                Ok((key.into_owned(), open::<T>(&v)?))
-            })
-            .collect()
+        scan::<T>(&self.store, platform_prefix::<T>(), limit).await
     }
 
     async fn write(&self, command: Command) -> AppResult<Outcome> {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{
     Image, ImageSource, Images, Pool, Pools, ProviderKind, Quota, Quotas, Usage, UsageEvent, Vm,
-    VmState, Vms,
+    VmState,
 };
 use super::vms::SCAN_LIMIT;
 use crate::db::{PlatformDb, TenantDb};
@@ -361,13 +361,7 @@ fn view(pool: Pool, vms: &[Vm]) -> PoolView {
 }
 
 async fn all_vms(site: &TenantSite) -> AppResult<Vec<Vm>> {
-    Ok(site
-        .db
-        .list::<Vms>(SCAN_LIMIT)
-        .await?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect())
+    super::vms::all(&site.db).await
 }
 
 type Admin = (State<AppState>, TenantSite, HeaderMap);

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::model::{Assignment, Demand, Demands, NodeBeats, Pool, Pools, Quotas, Vm, VmState, Vms};
-use super::vms::{transition, SCAN_LIMIT};
+use super::vms::{self, transition};
 use super::Broker;
 use crate::db::{fresh_request_id, PlatformDb, TenantDb};
 use crate::http::{AppError, AppResult};
@@ -105,12 +105,7 @@ pub async fn launch(
 /// Takes the user's VM of this pool (they have one already) or a ready one,
 /// with a fresh password; `Wait` when none is ready but one may be soon.
 async fn pick(broker: &Broker, db: &TenantDb, who: &Launcher<'_>, pool: &Pool) -> AppResult<Pick> {
-    let vms: Vec<Vm> = db
-        .list::<Vms>(SCAN_LIMIT)
-        .await?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
+    let vms: Vec<Vm> = vms::all(db).await?;
     let now = broker.clock.now_secs();
     let password = crate::viewer::random_hex(16);
     let fresh = |vm: &mut Vm| {

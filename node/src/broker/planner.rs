@@ -103,12 +103,7 @@ async fn plan(broker: &Arc<Broker>, live: &mut Liveness) -> AppResult<()> {
     let mut all = Vec::new();
     for tenant in tenants {
         let db = TenantDb::new(broker.store.clone(), &tenant);
-        let vms: Vec<Vm> = db
-            .list::<Vms>(SCAN_LIMIT)
-            .await?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect();
+        let vms: Vec<Vm> = vms::all(&db).await?;
         all.push((db, vms));
     }
     let mut placement = Placement {
@@ -132,12 +127,7 @@ async fn plan(broker: &Arc<Broker>, live: &mut Liveness) -> AppResult<()> {
             let pool = pools.get(&vm.pool);
             end_if_due(broker, db, vm, pool, &alive).await?;
         }
-        let vms: Vec<Vm> = db
-            .list::<Vms>(SCAN_LIMIT)
-            .await?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect();
+        let vms: Vec<Vm> = vms::all(db).await?;
         let demands = demands(broker, db).await?;
         if retire(broker, db, &pools, &vms, &demands).await? {
             continue; // refilled at the next pass, from what is left

@@ -21,6 +21,16 @@ pub async fn tenants(store: &Arc<Store>) -> AppResult<Vec<String>> {
     Ok(all.into_iter().map(|(slug, _)| slug).collect())
 }
 
+/// Every VM of the tenant.
+pub async fn all(db: &TenantDb) -> AppResult<Vec<Vm>> {
+    Ok(db
+        .list::<Vms>(SCAN_LIMIT)
+        .await?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
 /// Changes VM `id` with `change` if `expect` holds for it as stored; the
 /// new record, or `None` when it is gone or no longer as expected.
 pub async fn transition(
