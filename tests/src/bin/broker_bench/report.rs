@@ -42,6 +42,54 @@ pub fn machine() -> String {
     format!("{cores} vCPU (`nproc`) {cpu}, {gib:.0} GiB RAM")
 }
 
+/// The commit the node was built from, as far as the work tree tells.
+fn source() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(head) => {
+            let dirty = git(&[
+                "status",
+                "--porcelain",
+                "--",
+                "../node",
+                "../raft",
+                "../spice",
+            ])
+            .is_some_and(|s| !s.is_empty());
+            format!(
+                "commit {head}{}",
+                if dirty {
+                    " with uncommitted changes in the node's sources"
+                } else {
+                    ""
+                }
+            )
+        }
+        None => "an unknown commit".into(),
+    }
+}
+
+fn qemu_version() -> String {
+    std::process::Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            let line = text.lines().next()?.to_string();
+            line.split_whitespace().nth(3).map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
 fn date() -> String {
     std::process::Command::new("date")
         .arg("+%Y-%m-%d %H:%M UTC")
@@ -89,7 +137,8 @@ type Col = fn(&Run) -> f64;
 const SPLIT: [(&str, Col); 7] = [
     ("dblclick → launch request sent", |r| r.sent),
     (
-        "launch request → its answer in (`POST …/apps/shell/launch`)",
+        "launch request → its answer in (`POST …/apps/shell/launch`: the VM taken by a \
+         compare-and-swap, its runner sets a new SPICE password over QMP, a ticket)",
         |r| r.answer - r.sent,
     ),
     (
@@ -100,14 +149,19 @@ const SPLIT: [(&str, Col); 7] = [
         "viewer document → websocket created (`viewer.js` loads and runs)",
         |r| r.ws - r.doc,
     ),
-    ("websocket created → open (TLS, upgrade, ticket)", |r| {
-        r.open - r.ws
+    (
+        "websocket created → open (TLS, upgrade; the node redeems the ticket and grants a \
+         resume key first)",
+        |r| r.open - r.ws,
+    ),
+    ("websocket open → first message (the node's hello)", |r| {
+        r.msg - r.open
     }),
     (
-        "websocket open → first message (SPICE connect to the VM)",
-        |r| r.msg - r.open,
+        "hello → first frame drawn (SPICE connect to the VM, the first screen encoded, sent, \
+         decoded, drawn)",
+        |r| r.frame - r.msg,
     ),
-    ("first message → first frame drawn", |r| r.frame - r.msg),
 ];
 
 fn warm_section(l: &LaunchFigures) -> (String, Pcts) {
@@ -381,11 +435,13 @@ fn capacity_section(c: &CapacityFigures) -> String {
 
 pub fn render(f: &Figures) -> String {
     let mut s = format!(
-        "Run {} on {}, by `scripts/bench-broker.sh` (release build; QEMU with TCG, no KVM; \
-         everything on 127.0.0.1). The machine is shared with other builds and tests: the \
+        "Run {} on {}, by `scripts/bench-broker.sh` (release build of {}; QEMU {} with TCG, no \
+         KVM; everything on 127.0.0.1). The machine is shared with other builds and tests: the \
          figures are noisy, and each part says how many cores other processes took.\n\n",
         date(),
-        machine()
+        machine(),
+        source(),
+        qemu_version()
     );
     let mut targets = String::from("| target | result | |\n|---|---|---|\n");
     if let Some(l) = &f.launch {
