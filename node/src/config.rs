@@ -93,6 +93,9 @@ pub struct BrokerArgs {
     /// VMs this node runs at most.
     #[arg(long, env = "OPENCLOUD_MAX_VMS", default_value_t = 32)]
     pub max_vms: u32,
+    /// VMs this node boots at once at most (default: its CPU count).
+    #[arg(long, env = "OPENCLOUD_MAX_BOOTING")]
+    pub max_booting: Option<u32>,
     /// A VM still starting after this many seconds is replaced.
     #[arg(long, env = "OPENCLOUD_VM_START_TIMEOUT_S", default_value_t = 180)]
     pub vm_start_timeout_s: u64,
@@ -297,6 +300,10 @@ fn broker_config(a: &BrokerArgs) -> crate::broker::BrokerConfig {
         launch_wait: Duration::from_secs(a.launch_wait_s),
         failed_keep_s: a.failed_keep_s,
         max_vms: a.max_vms,
+        max_booting: a
+            .max_booting
+            .unwrap_or(crate::broker::BrokerConfig::default().max_booting)
+            .max(1),
         ..crate::broker::BrokerConfig::default()
     }
 }

@@ -42,6 +42,31 @@ async fn scan<T: Table>(
         .collect()
 }
 
+/// The same from this node's own copy, without asking the leader: it may
+/// trail the cluster by the time replication takes. Only for jobs whose
+/// every write is a compare-and-swap on what they read, so that acting on
+/// a stale record changes nothing.
+fn scan_local<T: Table>(
+    store: &Store,
+    prefix: Vec<u8>,
+    limit: usize,
+) -> AppResult<Vec<(String, T::Value)>> {
+    let query = Query::Scan {
+        prefix: prefix.clone(),
+        limit,
+    };
+    let QueryResult::Pairs(pairs) = store.query_tree(&query)? else {
+        return Err(AppError::Internal("get answer to a scan".into()));
+    };
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            let key = String::from_utf8_lossy(k.get(prefix.len()..).unwrap_or_default());
+            Ok((key.into_owned(), open::<T>(&v)?))
+        })
+        .collect()
+}
+
 /// One tenant's view of the store.
 #[derive(Clone)]
 pub struct TenantDb {
@@ -80,6 +105,11 @@ impl TenantDb {
     /// Up to `limit` records of table `T` in key order, with their keys.
     pub async fn list<T: Table>(&self, limit: usize) -> AppResult<Vec<(String, T::Value)>> {
         scan::<T>(&self.store, tenant_prefix::<T>(&self.tenant), limit).await
+    }
+
+    /// [`TenantDb::list`] from this node's copy (see [`scan_local`]).
+    pub fn list_local<T: Table>(&self, limit: usize) -> AppResult<Vec<(String, T::Value)>> {
+        scan_local::<T>(&self.store, tenant_prefix::<T>(&self.tenant), limit)
     }
 
     async fn write(&self, request_id: String, command: Command) -> AppResult<Outcome> {
@@ -196,6 +226,11 @@ impl PlatformDb {
     /// Up to `limit` records of table `T` in key order, with their keys.
     pub async fn list<T: Table>(&self, limit: usize) -> AppResult<Vec<(String, T::Value)>> {
         scan::<T>(&self.store, platform_prefix::<T>(), limit).await
+    }
+
+    /// [`PlatformDb::list`] from this node's copy (see [`scan_local`]).
+    pub fn list_local<T: Table>(&self, limit: usize) -> AppResult<Vec<(String, T::Value)>> {
+        scan_local::<T>(&self.store, platform_prefix::<T>(), limit)
     }
 
     async fn write(&self, command: Command) -> AppResult<Outcome> {

@@ -58,13 +58,16 @@ pub struct BrokerConfig {
     pub orphan_grace: Duration,
     /// VMs this node runs at most.
     pub max_vms: u32,
+    /// VMs this node boots at once at most: boots are CPU-bound (very much
+    /// so under TCG), and a burst of them delays every one.
+    pub max_booting: u32,
 }
 
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
             plan_every: Duration::from_secs(1),
-            run_every: Duration::from_millis(250),
+            run_every: Duration::from_millis(100),
             cloud_run_every: Duration::from_secs(2),
             beat_every: Duration::from_secs(2),
             node_dead_after: Duration::from_secs(10),
@@ -74,6 +77,7 @@ impl Default for BrokerConfig {
             password_wait: Duration::from_secs(10),
             orphan_grace: Duration::from_secs(10),
             max_vms: 32,
+            max_booting: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
         }
     }
 }

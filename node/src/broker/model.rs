@@ -248,6 +248,9 @@ pub struct NodeBeat {
     pub at: u64,
     /// VMs it will run at most.
     pub max_vms: u32,
+    /// VMs it boots at once at most (0: no limit, from older nodes).
+    #[serde(default)]
+    pub max_booting: u32,
     /// Whether it has QEMU and runs local VMs at all.
     pub local_vms: bool,
 }

@@ -67,21 +67,32 @@ pub fn spawn(broker: Arc<Broker>) {
     });
 }
 
-/// The nodes that may take a new local VM, with how many each has.
+/// What a node runs and may run.
+#[derive(Clone, Copy, Default)]
+struct Load {
+    vms: u32,
+    max_vms: u32,
+    booting: u32,
+    max_booting: u32,
+}
+
+/// The nodes that may take a new local VM, with their loads.
 struct Placement {
-    load: BTreeMap<u64, (u32, u32)>,
+    load: BTreeMap<u64, Load>,
 }
 
 impl Placement {
-    /// The least loaded node with room, counted as one VM busier.
+    /// The least loaded node with room for one more VM and one more boot,
+    /// counted as busier by it.
     fn pick(&mut self) -> Option<u64> {
         let (&node, _) = self
             .load
             .iter()
-            .filter(|(_, (n, max))| n < max)
-            .min_by_key(|(id, (n, _))| (*n, **id))?;
-        if let Some(entry) = self.load.get_mut(&node) {
-            entry.0 += 1;
+            .filter(|(_, l)| l.vms < l.max_vms && (l.max_booting == 0 || l.booting < l.max_booting))
+            .min_by_key(|(id, l)| (l.vms, **id))?;
+        if let Some(l) = self.load.get_mut(&node) {
+            l.vms += 1;
+            l.booting += 1;
         }
         Some(node)
     }
@@ -110,13 +121,21 @@ async fn plan(broker: &Arc<Broker>, live: &mut Liveness) -> AppResult<()> {
         load: beats
             .iter()
             .filter(|(id, b)| b.local_vms && alive(*id))
-            .map(|(id, b)| (*id, (0, b.max_vms)))
+            .map(|(id, b)| {
+                let load = Load {
+                    max_vms: b.max_vms,
+                    max_booting: b.max_booting,
+                    ..Load::default()
+                };
+                (*id, load)
+            })
             .collect(),
     };
     for (_, vms) in &all {
         for vm in vms.iter().filter(|v| v.counts()) {
-            if let Some(entry) = vm.node.and_then(|n| placement.load.get_mut(&n)) {
-                entry.0 += 1;
+            if let Some(l) = vm.node.and_then(|n| placement.load.get_mut(&n)) {
+                l.vms += 1;
+                l.booting += u32::from(vm.state == VmState::Starting);
             }
         }
     }

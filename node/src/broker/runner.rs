@@ -14,6 +14,7 @@ use super::vms::{self, set_state, transition, SCAN_LIMIT};
 use super::Broker;
 use crate::db::{PlatformDb, TenantDb};
 use crate::http::AppResult;
+use crate::records::Tenants;
 
 /// Which VMs a runner drives.
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +87,7 @@ pub fn spawn_beats(broker: Arc<Broker>) {
                 seq,
                 at: broker.clock.now_secs(),
                 max_vms: broker.cfg.max_vms,
+                max_booting: broker.cfg.max_booting,
                 local_vms: broker.local.is_some(),
             };
             if let Err(e) = db.put::<NodeBeats>(&me, &beat).await {
@@ -103,9 +105,15 @@ impl<P: Provider> Runner<P> {
     async fn pass(self: &Arc<Self>) -> AppResult<()> {
         let mut known = HashSet::new();
         let mut records = HashSet::new();
-        for tenant in vms::tenants(&self.broker.store).await? {
+        // This node's copy: a launch's new password is seen as soon as it
+        // is replicated, without a round trip to the leader at every pass;
+        // every write below is a compare-and-swap, so a stale record
+        // changes nothing.
+        let tenants =
+            PlatformDb::new(self.broker.store.clone()).list_local::<Tenants>(SCAN_LIMIT)?;
+        for (tenant, _) in tenants {
             let db = TenantDb::new(self.broker.store.clone(), &tenant);
-            for (_, vm) in db.list::<Vms>(SCAN_LIMIT).await? {
+            for (_, vm) in db.list_local::<Vms>(SCAN_LIMIT)? {
                 if !self.owner.owns(&vm) {
                     continue;
                 }
