@@ -1,5 +1,10 @@
 //! `opencloud`: one binary for every node of the cluster and its operator tools.
 
+// The broker's runner spawns one future that drives a provider's calls
+// (the `openstack` crate's are deeply nested): computing its layout needs
+// more than rustc's default query depth of 128 in a clean build.
+#![recursion_limit = "256"]
+
 mod admin_cmd;
 mod broker;
 mod clock;
