@@ -85,9 +85,18 @@ async fn operator_api_statuses_and_errors() {
         .expect("every node learns the leader");
     let api = cluster.api(leader);
 
-    // Every node reports the same leader and the three members.
+    // Every node reports the same leader and the three members (a follower
+    // may know the leader from its heartbeats a moment before it has
+    // applied the membership entry: give replication that moment).
     for id in cluster.ids() {
-        let info = cluster.api(id).cluster().await.expect("cluster info");
+        let mut info = cluster.api(id).cluster().await.expect("cluster info");
+        for _ in 0..50 {
+            if !info.members.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            info = cluster.api(id).cluster().await.expect("cluster info");
+        }
         assert_eq!(info.node_id, id);
         assert_eq!(info.leader, Some(leader), "node {id}: {info:?}");
         let mut members = info.members.clone();
