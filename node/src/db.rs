@@ -30,16 +30,7 @@ async fn scan<T: Table>(
         prefix: prefix.clone(),
         limit,
     };
-    let QueryResult::Pairs(pairs) = store.read(query).await? else {
-        return Err(AppError::Internal("get answer to a scan".into()));
-    };
-    pairs
-        .into_iter()
-        .map(|(k, v)| {
-            let key = String::from_utf8_lossy(k.get(prefix.len()..).unwrap_or_default());
-            Ok((key.into_owned(), open::<T>(&v)?))
-        })
-        .collect()
+    decode_pairs::<T>(&prefix, store.read(query).await?)
 }
 
 /// The same from this node's own copy, without asking the leader: it may
@@ -55,7 +46,15 @@ fn scan_local<T: Table>(
         prefix: prefix.clone(),
         limit,
     };
-    let QueryResult::Pairs(pairs) = store.query_tree(&query)? else {
+    decode_pairs::<T>(&prefix, store.query_tree(&query)?)
+}
+
+/// A scan's answer as records of table `T`, keyed by what follows `prefix`.
+fn decode_pairs<T: Table>(
+    prefix: &[u8],
+    answer: QueryResult,
+) -> AppResult<Vec<(String, T::Value)>> {
+    let QueryResult::Pairs(pairs) = answer else {
         return Err(AppError::Internal("get answer to a scan".into()));
     };
     pairs

@@ -145,8 +145,12 @@ impl<P: Provider> Runner<P> {
     /// Destroys what the provider runs for us that no record names, once it
     /// has been unknown for the grace period.
     async fn destroy_unknown(&self, known: &HashSet<String>) {
-        let Ok(have) = self.provider.list().await else {
-            return;
+        let have = match self.provider.list().await {
+            Ok(have) => have,
+            Err(e) => {
+                tracing::debug!("cannot list the provider's VMs: {e}");
+                return;
+            }
         };
         let now = Instant::now();
         let doomed: Vec<String> = {
@@ -181,7 +185,10 @@ impl<P: Provider> Runner<P> {
         let live = [VmState::Starting, VmState::Ready, VmState::Assigned];
         set_state(db, &vm.id, &live, VmState::Failed, self.now(), Some(reason)).await?;
         if let Some(pid) = &vm.provider_id {
-            let _ = self.provider.destroy(pid).await;
+            // Failed, it is destroyed again at the next pass if this fails.
+            if let Err(e) = self.provider.destroy(pid).await {
+                tracing::warn!("VM {} not destroyed yet: {e}", vm.id);
+            }
         }
         Ok(())
     }
