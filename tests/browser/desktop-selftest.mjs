@@ -86,6 +86,9 @@ try {
   check('login: no captcha at first', !(await visible('#oc-captcha')));
 
   await submitLogin('mallory', 'guess');
+  // Wait for the answer, as for the wrong passwords below: on a busy
+  // machine it may not be in yet.
+  await until(() => window.ocLogin.error && !document.getElementById('oc-submit').disabled);
   const unknownErr = await text('#oc-login-error');
   for (let i = 1; i <= 3; i++) {
     await submitLogin('alice', 'wrong' + i);
