@@ -58,7 +58,16 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 scripts/build-guest.sh
 scripts/build-desktop-guest.sh
 
-# 4. Build once, then lint and test.
+# 4. Build once, then lint and test. A clean clone never reuses incremental
+# state, so CI skips writing it (it would double the build's disk use).
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+target_dir="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target_dir"
+free_gib=$(( $(df -Pk "$target_dir" | awk 'NR==2 {print $4}') / 1048576 ))
+say "disk: ${free_gib} GiB free for $target_dir (a clean build and test run needs about 12 GiB)"
+if [ "$free_gib" -lt 12 ]; then
+    say "warning: less than 12 GiB free; the build may fail with 'No space left on device'"
+fi
 say "checking formatting"
 cargo fmt --all -- --check
 say "building (debug, all targets)"
