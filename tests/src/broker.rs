@@ -135,6 +135,8 @@ pub struct VmInfo {
     pub user: Option<String>,
     pub reason: Option<String>,
     pub created_at: u64,
+    /// When the VM entered its state (epoch seconds, the broker's clock).
+    pub since: u64,
 }
 
 pub async fn counts(admin: &TenantAdmin, pool: &str) -> Result<Counts> {

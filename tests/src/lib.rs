@@ -15,6 +15,7 @@ pub mod desktop_guest;
 pub mod doc_section;
 pub mod front_door;
 pub mod guest;
+pub mod host;
 pub mod nova;
 pub mod proxy;
 pub mod register_check;

@@ -247,10 +247,5 @@ fn code_for(sc: opencloud_spice::keymap::Scancode) -> Option<String> {
 
 /// Resident memory of a process, in KiB.
 pub fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("no VmRSS")
+    crate::host::rss_kib(pid).with_context(|| format!("no VmRSS for process {pid}"))
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use opencloud_tests::etcd::{etcd_version, EtcdCluster};
+use opencloud_tests::host::{busy_secs, cpu_secs, machine, rss_kib};
 use opencloud_tests::loadgen::{self, Api, ContinuousWriter, RunResult};
 
 #[path = "store_bench/report.rs"]
@@ -21,7 +22,7 @@ mod report;
 #[path = "store_bench/targets.rs"]
 mod targets;
 
-use report::{Cpu, Figures, Machine, Side};
+use report::{Cpu, Figures, Side};
 use targets::{EtcdTarget, Ours};
 
 /// What the benchmark needs of a running 3-node cluster.
@@ -120,8 +121,8 @@ async fn main() -> Result<()> {
 }
 
 async fn run(opts: &Options) -> Result<()> {
-    let machine = Machine::detect();
-    println!("store_bench: {}", machine.describe());
+    let machine = machine();
+    println!("store_bench: {machine}");
     let mut fig = Figures {
         machine,
         etcd_version: etcd_version(),
@@ -168,14 +169,14 @@ async fn measure<T: Target>(t: &mut T, opts: &Options, kills: usize) -> Result<S
         let before = Instant::now();
         let cpu0: Vec<f64> = pids.iter().map(|p| cpu_secs(*p).unwrap_or(0.0)).collect();
         let self0 = cpu_secs(std::process::id()).unwrap_or(0.0);
-        let busy0 = machine_busy_secs().unwrap_or(0.0);
+        let busy0 = busy_secs(None);
         let r = loadgen::run(&t.api(), &url, clients, opts.warmup, opts.duration).await?;
         let wall = before.elapsed().as_secs_f64();
         let node_cores: Vec<f64> = (pids.iter().zip(&cpu0))
             .map(|(p, c0)| (cpu_secs(*p).unwrap_or(*c0) - c0) / wall)
             .collect();
         let bench_cores = (cpu_secs(std::process::id()).unwrap_or(self0) - self0) / wall;
-        let busy = (machine_busy_secs().unwrap_or(busy0) - busy0) / wall;
+        let busy = (busy_secs(None) - busy0) / wall;
         let other = (busy - bench_cores - node_cores.iter().sum::<f64>()).max(0.0);
         print_run(t.name(), &r);
         println!(
@@ -309,42 +310,4 @@ async fn wait_leader<T: Target>(t: &T) -> Result<usize> {
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
-}
-
-/// CPU time (user + system) a process has used, in seconds.
-fn cpu_secs(pid: u32) -> Option<f64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start at "state".
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0) // USER_HZ is 100 on Linux
-}
-
-/// CPU time all processes of the machine have used, in seconds (/proc/stat).
-fn machine_busy_secs() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/stat").ok()?;
-    let f: Vec<u64> = s
-        .lines()
-        .next()?
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal: all but idle and iowait.
-    let busy = f
-        .get(..8)?
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != 3 && *i != 4)
-        .map(|(_, v)| v)
-        .sum::<u64>();
-    Some(busy as f64 / 100.0)
-}
-
-/// VmRSS of a process, in KiB.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -13,7 +13,12 @@ use opencloud_tests::cluster::Cluster;
 use opencloud_tests::site::TenantAdmin;
 use reqwest::{Method, StatusCode};
 
-use crate::{broker_cluster, cpu_secs, meminfo_kib, pid_with_data_dir, Options, OthersMeter, Pcts};
+use opencloud_tests::host::{
+    cpu_secs, mem_available_kib, mem_total_and_available_kib, pid_with_data_dir, rss_kib,
+    smaps_rollup_kib, OthersMeter, Pcts,
+};
+
+use crate::{broker_cluster, Options};
 
 /// The test guest's memory (`shell_pool`): what each VM may touch at most.
 pub const GUEST_MB: u32 = 256;
@@ -65,40 +70,6 @@ pub struct CapacityFigures {
     pub stop: String,
 }
 
-/// Rss, Pss, Anonymous and AnonHugePages of a process, KiB, from
-/// smaps_rollup.
-fn rollup(pid: u32) -> Option<[f64; 4]> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    let field = |name: &str| -> Option<f64> {
-        s.lines()
-            .find_map(|l| l.strip_prefix(name))?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    };
-    Some([
-        field("Rss:")?,
-        field("Pss:")?,
-        field("Anonymous:")?,
-        field("AnonHugePages:")?,
-    ])
-}
-
-fn vm_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}
-
 /// The QEMU pids of the tenant's ready VMs.
 async fn ready_qemus(admin: &TenantAdmin) -> Result<Vec<u32>> {
     let list = opencloud_tests::broker::vms(admin).await?;
@@ -123,15 +94,17 @@ async fn measure(admin: &TenantAdmin, node_pid: Option<u32>, step: &mut Step) ->
         .sum::<f64>()
         / secs;
     for &p in &pids {
-        if let Some([rss, pss, anon, thp]) = rollup(p) {
+        if let Some([rss, pss, anon, thp]) =
+            smaps_rollup_kib(p, ["Rss", "Pss", "Anonymous", "AnonHugePages"])
+        {
             step.rss_kib.push(rss);
             step.pss_kib.push(pss);
             step.anon_kib.push(anon);
             step.thp_kib.push(thp);
         }
     }
-    step.avail_after_kib = meminfo_kib("MemAvailable");
-    step.node_rss_kib = node_pid.map_or(0, vm_rss_kib);
+    step.avail_after_kib = mem_available_kib();
+    step.node_rss_kib = node_pid.map_or(0, |p| rss_kib(p).unwrap_or(0));
     Ok(())
 }
 
@@ -156,8 +129,8 @@ pub async fn run(o: &Options) -> Result<CapacityFigures> {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let mut f = CapacityFigures {
         idle_k: o.idle,
-        mem_total_kib: meminfo_kib("MemTotal"),
-        avail_start_kib: meminfo_kib("MemAvailable"),
+        mem_total_kib: mem_total_and_available_kib().0,
+        avail_start_kib: mem_available_kib(),
         min_available_kib: o.min_available_kib,
         fill_timeout_s: o.fill_timeout.as_secs(),
         start_timeout_s: 240,
@@ -172,7 +145,7 @@ pub async fn run(o: &Options) -> Result<CapacityFigures> {
     for &k in &o.steps {
         let mut step = Step {
             target: k,
-            avail_before_kib: meminfo_kib("MemAvailable"),
+            avail_before_kib: mem_available_kib(),
             ..Step::default()
         };
         let body = shell_pool("shell", k, max, 600)?;
@@ -198,7 +171,7 @@ pub async fn run(o: &Options) -> Result<CapacityFigures> {
             if step.first_s == 0.0 && ready > prev_ready {
                 step.first_s = t.elapsed().as_secs_f64();
             }
-            let avail = meminfo_kib("MemAvailable");
+            let avail = mem_available_kib();
             if ready >= k {
                 step.filled = true;
                 step.fill_s = t.elapsed().as_secs_f64();
@@ -249,7 +222,7 @@ pub async fn run(o: &Options) -> Result<CapacityFigures> {
                 step.idle_cores
             );
         } else {
-            step.avail_after_kib = meminfo_kib("MemAvailable");
+            step.avail_after_kib = mem_available_kib();
             eprintln!("  step {k} stopped: {}", f.stop);
         }
         prev_ready = step.ready;

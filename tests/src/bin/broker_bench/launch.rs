@@ -14,7 +14,9 @@ use opencloud_tests::site::TenantAdmin;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::{broker_cluster, process_age, Options, OthersMeter};
+use opencloud_tests::host::{process_age, OthersMeter};
+
+use crate::{broker_cluster, Options};
 
 /// Runs before every document's scripts, in the desktop page and in its
 /// frames. The desktop page keeps the time of the `dblclick` (its

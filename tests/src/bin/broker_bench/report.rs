@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use opencloud_tests::doc_section::{write_section, Section};
+use opencloud_tests::host::{machine, now_utc, verdict, Pcts};
 
 use crate::capacity::{CapacityFigures, Step, GUEST_MB};
 use crate::launch::{LaunchFigures, Run};
-use crate::Pcts;
 
 /// Warm launch → first frame p95 must stay under this.
 const WARM_P95_TARGET_MS: f64 = 2000.0;
@@ -16,30 +16,6 @@ const WARM_P95_TARGET_MS: f64 = 2000.0;
 pub struct Figures {
     pub launch: Option<LaunchFigures>,
     pub capacity: Option<CapacityFigures>,
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "**missed**"
-    }
-}
-
-pub fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let gib = crate::meminfo_kib("MemTotal") as f64 / 1048576.0;
-    // SAFETY: sysconf has no preconditions.
-    let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    format!("{cores} vCPU (`nproc`) {cpu}, {gib:.0} GiB RAM")
 }
 
 /// The commit the node was built from, as far as the work tree tells.
@@ -87,15 +63,6 @@ fn qemu_version() -> String {
             let line = text.lines().next()?.to_string();
             line.split_whitespace().nth(3).map(str::to_string)
         })
-        .unwrap_or_default()
-}
-
-fn date() -> String {
-    std::process::Command::new("date")
-        .arg("+%Y-%m-%d %H:%M UTC")
-        .env("TZ", "UTC")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default()
 }
 
@@ -408,8 +375,7 @@ fn capacity_section(c: &CapacityFigures) -> String {
             cpu * 100.0
         );
         let held = c.steps.iter().filter(|s| s.filled).max_by_key(|s| s.ready);
-        // SAFETY: sysconf has no preconditions.
-        let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        let cores = opencloud_tests::host::cores();
         t += &format!(
             "**How many VMs one node holds.** The largest step held all ready at once: {}. \
              Projected from the figures above, this machine's {} of MemAvailable holds about {:.0} \
@@ -438,7 +404,7 @@ pub fn render(f: &Figures) -> String {
         "Run {} on {}, by `scripts/bench-broker.sh` (release build of {}; QEMU {} with TCG, no \
          KVM; everything on 127.0.0.1). The machine is shared with other builds and tests: the \
          figures are noisy, and each part says how many cores other processes took.\n\n",
-        date(),
+        now_utc(),
         machine(),
         source(),
         qemu_version()

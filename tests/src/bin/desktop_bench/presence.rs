@@ -22,7 +22,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{busy_secs, cpu_secs, pid_with_data_dir, tree_cpu_secs, wait_quiet, Options};
+use opencloud_tests::host::{busy_secs, cpu_secs, pid_with_data_dir, tree_cpu_secs, wait_quiet};
+
+use crate::Options;
 
 /// How each socket pings.
 #[derive(Clone, Copy, Debug)]
@@ -351,7 +353,7 @@ async fn step(
     };
     sleep_until(w.from.into()).await;
     let (node0, self0, t0) = (
-        cpu_secs(pid)?,
+        cpu_secs(pid).context("the node exited")?,
         tree_cpu_secs(std::process::id()),
         Instant::now(),
     );
@@ -360,7 +362,7 @@ async fn step(
     let mut recorder = perf.and_then(|p| perf_record(pid, secs, &p));
     sleep_until(w.until.into()).await;
     let (node1, self1, t1) = (
-        cpu_secs(pid)?,
+        cpu_secs(pid).context("the node exited")?,
         tree_cpu_secs(std::process::id()),
         Instant::now(),
     );

@@ -2,10 +2,10 @@
 
 use anyhow::Result;
 use opencloud_tests::doc_section::{write_section, Section};
+use opencloud_tests::host::{machine, now_utc, verdict, Pcts};
 
 use crate::presence::{Mode, PresenceFigures};
 use crate::signin::SignInFigures;
-use crate::Pcts;
 
 /// Sign-in → ready p95, argon2 excluded, must stay under this.
 const READY_P95_TARGET_MS: f64 = 500.0;
@@ -16,47 +16,6 @@ const PINGS_TARGET: f64 = 5000.0;
 pub struct Figures {
     pub signin: Option<SignInFigures>,
     pub presence: Option<PresenceFigures>,
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "**missed**"
-    }
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let mem_gib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        })
-        .map_or("?".into(), |kib| format!("{:.0}", kib / 1024.0 / 1024.0));
-    // Not available_parallelism: this process may be pinned to one core.
-    // SAFETY: sysconf has no preconditions.
-    let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    format!("{cores} vCPU {cpu}, {mem_gib} GiB RAM")
-}
-
-fn date() -> String {
-    std::process::Command::new("date")
-        .arg("+%Y-%m-%d %H:%M UTC")
-        .env("TZ", "UTC")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
 }
 
 fn ms(v: f64) -> String {
@@ -259,7 +218,7 @@ fn presence_section(p: &PresenceFigures) -> (String, f64, Option<String>) {
 pub fn render(f: &Figures) -> String {
     let mut s = format!(
         "Run {} on {}, by `scripts/bench-desktop.sh` (release build; everything on 127.0.0.1).\n\n",
-        date(),
+        now_utc(),
         machine()
     );
     let mut targets = String::from("| target | result | |\n|---|---|---|\n");

@@ -11,7 +11,9 @@ use opencloud_tests::cluster_options::ClusterOptions;
 use opencloud_tests::site::TenantAdmin;
 use serde_json::{json, Value};
 
-use crate::{busy_secs, tree_cpu_secs, wait_quiet, Options, Pcts};
+use opencloud_tests::host::{busy_secs, tree_cpu_secs, wait_quiet, Pcts};
+
+use crate::Options;
 
 /// Runs before every page script. On the sign-in page it keeps the submit
 /// event's time and, when the page goes, the time the sign-in answer

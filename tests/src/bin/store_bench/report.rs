@@ -1,46 +1,11 @@
 //! The benchmark's figures, the Markdown it prints and writes into
-//! docs/BENCHMARKS.md, and the pass/miss verdicts on issue 2's targets.
+//! docs/BENCHMARKS.md, and the met/missed verdicts on issue 2's targets.
 
 use std::time::Duration;
 
 use anyhow::Result;
+use opencloud_tests::host::{cores, now_utc, verdict};
 use opencloud_tests::loadgen::{self, RunResult};
-
-pub struct Machine {
-    pub cores: usize,
-    pub cpu: String,
-    pub ram_gib: f64,
-}
-
-impl Machine {
-    pub fn detect() -> Machine {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu = cpuinfo
-            .lines()
-            .find(|l| l.starts_with("model name"))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_else(|| "unknown CPU".into());
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let kib: f64 = meminfo
-            .lines()
-            .find(|l| l.starts_with("MemTotal:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        Machine {
-            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
-            cpu,
-            ram_gib: kib / 1024.0 / 1024.0,
-        }
-    }
-    pub fn describe(&self) -> String {
-        format!(
-            "{} cores ({}), {:.0} GiB RAM",
-            self.cores, self.cpu, self.ram_gib
-        )
-    }
-}
 
 /// CPU use during one load run, in cores (1.0 = one core busy).
 pub struct Cpu {
@@ -82,7 +47,7 @@ impl Side {
 }
 
 pub struct Figures {
-    pub machine: Machine,
+    pub machine: String,
     pub etcd_version: Option<String>,
     pub warmup: Duration,
     pub duration: Duration,
@@ -90,25 +55,8 @@ pub struct Figures {
     pub etcd: Option<Side>,
 }
 
-pub fn today() -> String {
-    std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown date".into())
-}
-
 pub fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
     v.map_or_else(|| "–".to_string(), f)
-}
-
-pub fn verdict(pass: Option<bool>) -> &'static str {
-    match pass {
-        Some(true) => "pass",
-        Some(false) => "**miss**",
-        None => "not measured",
-    }
 }
 
 /// The generated part of the docs section (Markdown); also printed.
@@ -117,8 +65,8 @@ pub fn render(f: &Figures) -> String {
     let etcd_v = f.etcd_version.clone().unwrap_or_else(|| "etcd".into());
     s += &format!(
         "Measured {} on {}, by `scripts/bench-store.sh` ({etcd_v}).\n\n",
-        today(),
-        f.machine.describe()
+        now_utc(),
+        f.machine
     );
     s += &format!(
         "Each system: 3 nodes on loopback, fresh data dirs, writes durable before they are \
@@ -162,7 +110,7 @@ pub fn render(f: &Figures) -> String {
     s += &format!(
         "\nCPU during each load run (warm-up included), in cores of the {} the machine has, which the \
          nodes share with the load generator and with any other process running then:\n\n",
-        f.machine.cores
+        cores()
     );
     s +=
         "| system | clients | all nodes | leader | load generator | other processes | writes per node CPU-second |\n";

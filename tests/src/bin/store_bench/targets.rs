@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use opencloud_tests::cluster::{Cluster, ClusterOptions};
 use opencloud_tests::etcd::EtcdCluster;
+use opencloud_tests::host::pid_with_data_dir;
 use opencloud_tests::loadgen::Api;
 
 use crate::Target;
@@ -31,28 +32,6 @@ impl Ours {
     pub fn stop(&mut self) {
         self.0.take();
     }
-}
-
-/// The pid of the process whose command line has `--data DIR`.
-fn pid_with_data_dir(dir: &std::path::Path) -> Option<u32> {
-    let want = dir.as_os_str().as_encoded_bytes();
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-        if args.windows(2).any(|w| w[0] == b"--data" && w[1] == want) {
-            return Some(pid);
-        }
-    }
-    None
 }
 
 impl Target for Ours {

@@ -37,15 +37,8 @@ pub async fn record(spice: &str, secs: u64) -> Result<Arc<Recording>> {
 
 /// CPU time (user + system) of a process so far.
 fn cpu_time(pid: u32) -> Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name, which is in parentheses.
-    let rest = stat.rsplit_once(')').context("odd /proc stat")?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 =
-        f.get(11).context("utime")?.parse::<u64>()? + f.get(12).context("stime")?.parse::<u64>()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Ok(Duration::from_micros(ticks * 1_000_000 / hz))
+    let secs = opencloud_tests::host::cpu_secs(pid).context("the node exited")?;
+    Ok(Duration::from_secs_f64(secs))
 }
 
 struct ViewerResult {

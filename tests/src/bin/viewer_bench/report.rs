@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use opencloud_tests::doc_section::{write_section, Section};
+use opencloud_tests::host::{machine, verdict};
 
 use crate::Options;
 
@@ -65,28 +66,6 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 
 fn kb(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |v| format!("{:.1} KB/s", v / 1000.0))
-}
-
-fn verdict(ok: Option<bool>) -> &'static str {
-    match ok {
-        Some(true) => "met",
-        Some(false) => "**missed**",
-        None => "not measured",
-    }
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cores} vCPU {cpu}")
 }
 
 pub fn render(f: &Figures, o: &Options) -> String {
