@@ -27,7 +27,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use opencloud_tests::cluster_options::ClusterOptions;
 
 #[path = "broker_bench/capacity.rs"]
@@ -62,64 +62,78 @@ pub struct Options {
     pub capacity: bool,
 }
 
-fn parse_args() -> Result<Options> {
-    let mut o = Options {
-        runs: 20,
-        warmups: 2,
-        quiet: 5,
-        warm: 3,
-        cold: 3,
-        idle: 8,
-        steps: vec![8, 16, 32, 48],
-        fill_timeout: Duration::from_secs(900),
-        min_available_kib: 4 << 20,
-        doc: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md")),
-        launch: true,
-        capacity: true,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
-        let num = |v: String, name: &str| -> Result<u64> {
-            v.parse().with_context(|| format!("{name} needs a number"))
-        };
-        match a.as_str() {
-            "--runs" => o.runs = num(value("--runs")?, "--runs")?.clamp(1, 1000) as usize,
-            "--quiet-runs" => {
-                o.quiet = num(value("--quiet-runs")?, "--quiet-runs")?.min(1000) as usize
-            }
-            "--warmups" => o.warmups = num(value("--warmups")?, "--warmups")?.min(100) as usize,
-            "--warm" => o.warm = num(value("--warm")?, "--warm")?.clamp(1, 32) as u32,
-            "--cold" => o.cold = num(value("--cold")?, "--cold")?.clamp(1, 100) as usize,
-            "--idle" => o.idle = num(value("--idle")?, "--idle")?.clamp(1, 500) as u32,
-            "--fill-timeout" => {
-                let s = num(value("--fill-timeout")?, "--fill-timeout")?.clamp(30, 7200);
-                o.fill_timeout = Duration::from_secs(s);
-            }
-            "--steps" => {
-                o.steps = value("--steps")?
-                    .split(',')
-                    .map(|n| n.trim().parse::<u32>().context("--steps takes numbers"))
-                    .collect::<Result<_>>()?;
-                if o.steps.is_empty() || o.steps.iter().any(|&k| k == 0 || k > 500) {
-                    bail!("--steps takes numbers from 1 to 500");
-                }
-            }
-            "--no-doc" => o.doc = None,
-            "--doc" => o.doc = Some(PathBuf::from(value("--doc")?)),
-            "--skip-launch" => o.launch = false,
-            "--skip-capacity" => o.capacity = false,
-            other => bail!("unknown argument {other}"),
-        }
-    }
+/// The VM broker benchmark: warm and cold launches to the first frame in
+/// Chromium on a 3-node cluster, then memory and capacity of idle VMs on one
+/// node. Writes the "VM broker" section of docs/BENCHMARKS.md when both
+/// parts ran.
+#[derive(clap::Parser)]
+#[command(name = "broker_bench")]
+struct Cli {
+    /// Measured warm launches.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    runs: u64,
+    /// Warm launches after those, each waiting for a full pool first (no
+    /// boot in flight).
+    #[arg(long = "quiet-runs", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    quiet: u64,
+    /// Warm launches before the measured ones, not counted.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=100))]
+    warmups: u64,
+    /// The warm pool's warm count.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=32))]
+    warm: u32,
+    /// Cold launches (`warm: 0`).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    cold: u64,
+    /// Ready VMs whose memory is measured.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=500))]
+    idle: u32,
+    /// Warm counts the capacity part steps through.
+    #[arg(long, value_delimiter = ',', default_values_t = [8, 16, 32, 48], value_parser = clap::value_parser!(u32).range(1..=500))]
+    steps: Vec<u32>,
+    /// Seconds a capacity step may take to be all ready before the part ends.
+    #[arg(long = "fill-timeout", default_value_t = 900, value_parser = clap::value_parser!(u64).range(30..=7200))]
+    fill_timeout_s: u64,
+    /// Write the figures into this file's "VM broker" section.
+    #[arg(long, default_value_os_t = default_doc())]
+    doc: PathBuf,
+    /// Only print the figures.
+    #[arg(long)]
+    no_doc: bool,
+    /// Skip the launch parts (and leave the docs alone).
+    #[arg(long)]
+    skip_launch: bool,
+    /// Skip the memory and capacity parts (and leave the docs alone).
+    #[arg(long)]
+    skip_capacity: bool,
+}
+
+fn default_doc() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md")
+}
+
+fn parse_args() -> Options {
+    let cli = <Cli as clap::Parser>::parse();
+    let mut steps = cli.steps;
     // Part 3 is the step of K VMs: make sure there is one.
-    o.steps.push(o.idle);
-    o.steps.sort_unstable();
-    o.steps.dedup();
-    if !(o.launch && o.capacity) {
-        o.doc = None;
+    steps.push(cli.idle);
+    steps.sort_unstable();
+    steps.dedup();
+    let (launch, capacity) = (!cli.skip_launch, !cli.skip_capacity);
+    Options {
+        runs: cli.runs as usize,
+        quiet: cli.quiet as usize,
+        warmups: cli.warmups as usize,
+        warm: cli.warm,
+        cold: cli.cold as usize,
+        idle: cli.idle,
+        steps,
+        fill_timeout: Duration::from_secs(cli.fill_timeout_s),
+        min_available_kib: 4 << 20,
+        doc: (!cli.no_doc && launch && capacity).then_some(cli.doc),
+        launch,
+        capacity,
     }
-    Ok(o)
 }
 
 /// The nodes' environment: what `tests/src/broker.rs::options()` gives the
@@ -151,7 +165,7 @@ pub fn broker_cluster(nodes: u64, extra: &[(&str, &str)]) -> ClusterOptions {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let o = parse_args()?;
+    let o = parse_args();
     let image = opencloud_tests::guest::ensure_guest_image()?;
     eprintln!("broker-bench: test guest in {}", image.display());
     let mut f = report::Figures::default();

@@ -45,45 +45,47 @@ pub struct Options {
     pub viewers: Vec<usize>,
 }
 
-fn parse_args() -> Result<Options> {
-    let mut o = Options {
-        seconds: 20,
-        presses: 15,
-        doc: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md")),
-        fanout_only: None,
-        viewers: vec![1, 10, 50],
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut num = |name: &str| -> Result<u64> {
-            args.next()
-                .with_context(|| format!("{name} needs a value"))?
-                .parse()
-                .with_context(|| format!("{name} needs a number"))
-        };
-        match a.as_str() {
-            "--seconds" => o.seconds = num("--seconds")?.max(3),
-            "--presses" => o.presses = num("--presses")?.max(3) as usize,
-            "--no-doc" => o.doc = None,
-            "--fanout-only" => {
-                o.fanout_only = Some(PathBuf::from(
-                    args.next().context("--fanout-only needs a file")?,
-                ));
-                o.doc = None;
-            }
-            "--viewers" => {
-                o.viewers = args
-                    .next()
-                    .context("--viewers needs a list")?
-                    .split(',')
-                    .map(|n| n.trim().parse().context("--viewers takes numbers"))
-                    .collect::<Result<_>>()?;
-            }
-            "--doc" => o.doc = Some(PathBuf::from(args.next().context("--doc needs a path")?)),
-            other => bail!("unknown argument {other}"),
-        }
+/// The SPICE translator benchmark against spice-html5: key → screen
+/// latency and bytes in Chromium, and one VM's frames fanned out to many
+/// viewers. Writes the "SPICE translator vs spice-html5" section of
+/// docs/BENCHMARKS.md.
+#[derive(clap::Parser)]
+#[command(name = "viewer_bench")]
+struct Cli {
+    /// Seconds each throughput measurement runs.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(3..))]
+    seconds: u64,
+    /// Key presses timed per viewer.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=10_000))]
+    presses: u64,
+    /// Viewer counts of the fan-out part.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 10, 50], value_parser = clap::value_parser!(u64).range(1..=1000))]
+    viewers: Vec<u64>,
+    /// Only the fan-out part, replaying this recording (leaves the docs
+    /// alone).
+    #[arg(long, value_name = "FILE")]
+    fanout_only: Option<PathBuf>,
+    /// Write the figures into this file's section.
+    #[arg(long, default_value_os_t = default_doc())]
+    doc: PathBuf,
+    /// Only print the figures.
+    #[arg(long)]
+    no_doc: bool,
+}
+
+fn default_doc() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md")
+}
+
+fn parse_args() -> Options {
+    let cli = <Cli as clap::Parser>::parse();
+    Options {
+        seconds: cli.seconds,
+        presses: cli.presses as usize,
+        doc: (!cli.no_doc && cli.fanout_only.is_none()).then_some(cli.doc),
+        fanout_only: cli.fanout_only,
+        viewers: cli.viewers.iter().map(|&n| n as usize).collect(),
     }
-    Ok(o)
 }
 
 /// Debian's websockify serving Debian's spice-html5 for one SPICE port.
@@ -171,7 +173,7 @@ async fn bytes_per_s(b: &mut Browser, secs: u64) -> Result<f64> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let o = parse_args()?;
+    let o = parse_args();
     let bin = opencloud_bin(true)?;
     let mut f = Figures::default();
     if let Some(path) = &o.fanout_only {
