@@ -64,9 +64,9 @@ if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 target_dir="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$target_dir"
 free_gib=$(( $(df -Pk "$target_dir" | awk 'NR==2 {print $4}') / 1048576 ))
-say "disk: ${free_gib} GiB free for $target_dir (a clean build and test run needs about 12 GiB)"
-if [ "$free_gib" -lt 12 ]; then
-    say "warning: less than 12 GiB free; the build may fail with 'No space left on device'"
+say "disk: ${free_gib} GiB free for $target_dir (a clean build and test run needs about 3 GiB)"
+if [ "$free_gib" -lt 4 ]; then
+    say "warning: less than 4 GiB free; the build may fail with 'No space left on device'"
 fi
 say "checking formatting"
 cargo fmt --all -- --check
