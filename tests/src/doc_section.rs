@@ -1,6 +1,8 @@
 //! Benchmarks write their figures into docs/BENCHMARKS.md between marker
 //! comments under their own heading, keeping everything else in the file.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
 
 /// Where a benchmark's generated block lives.
@@ -39,4 +41,28 @@ pub fn write_section(doc: &std::path::Path, section: &Section, body: &str) -> Re
         _ => format!("{}\n\n{}\n\n{block}", old.trim_end(), section.heading),
     };
     std::fs::write(doc, new).with_context(|| format!("writing {}", doc.display()))
+}
+
+/// Where a benchmark command writes its figures: its options `--doc PATH`
+/// and `--no-doc`, flattened into each command's own.
+#[derive(clap::Args, Debug)]
+pub struct DocArgs {
+    /// Write the figures into this file's section.
+    #[arg(long, default_value_os_t = benchmarks_md())]
+    pub doc: PathBuf,
+    /// Only print the figures.
+    #[arg(long)]
+    pub no_doc: bool,
+}
+
+impl DocArgs {
+    /// The file to write, unless `--no-doc`.
+    pub fn target(self) -> Option<PathBuf> {
+        (!self.no_doc).then_some(self.doc)
+    }
+}
+
+/// The repository's docs/BENCHMARKS.md.
+pub fn benchmarks_md() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md")
 }

@@ -94,22 +94,14 @@ struct Cli {
     /// Seconds a capacity step may take to be all ready before the part ends.
     #[arg(long = "fill-timeout", default_value_t = 900, value_parser = clap::value_parser!(u64).range(30..=7200))]
     fill_timeout_s: u64,
-    /// Write the figures into this file's "VM broker" section.
-    #[arg(long, default_value_os_t = default_doc())]
-    doc: PathBuf,
-    /// Only print the figures.
-    #[arg(long)]
-    no_doc: bool,
+    #[command(flatten)]
+    doc: opencloud_tests::doc_section::DocArgs,
     /// Skip the launch parts (and leave the docs alone).
     #[arg(long)]
     skip_launch: bool,
     /// Skip the memory and capacity parts (and leave the docs alone).
     #[arg(long)]
     skip_capacity: bool,
-}
-
-fn default_doc() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md")
 }
 
 fn parse_args() -> Options {
@@ -130,7 +122,7 @@ fn parse_args() -> Options {
         steps,
         fill_timeout: Duration::from_secs(cli.fill_timeout_s),
         min_available_kib: 4 << 20,
-        doc: (!cli.no_doc && launch && capacity).then_some(cli.doc),
+        doc: cli.doc.target().filter(|_| launch && capacity),
         launch,
         capacity,
     }

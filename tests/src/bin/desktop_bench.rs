@@ -66,12 +66,8 @@ struct Cli {
     /// Pings per second offered in the open-loop step.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     rate: u64,
-    /// Write the figures into this file's "Sign-in and presence" section.
-    #[arg(long, default_value_os_t = default_doc())]
-    doc: PathBuf,
-    /// Only print the figures.
-    #[arg(long)]
-    no_doc: bool,
+    #[command(flatten)]
+    doc: opencloud_tests::doc_section::DocArgs,
     /// Skip the browser part (and leave the docs alone).
     #[arg(long)]
     skip_browser: bool,
@@ -84,10 +80,6 @@ struct Cli {
     perf: Option<PathBuf>,
 }
 
-fn default_doc() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md")
-}
-
 fn parse_args() -> Options {
     let cli = <Cli as clap::Parser>::parse();
     let (browser, presence) = (!cli.skip_browser, !cli.skip_presence);
@@ -96,7 +88,7 @@ fn parse_args() -> Options {
         sessions: cli.sessions.iter().map(|&k| k as usize).collect(),
         seconds: cli.seconds,
         rate: cli.rate,
-        doc: (!cli.no_doc && browser && presence).then_some(cli.doc),
+        doc: cli.doc.target().filter(|_| browser && presence),
         browser,
         presence,
         perf: cli.perf,

@@ -76,21 +76,13 @@ struct Cli {
     /// docs alone).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     snapshot_every: Option<u64>,
-    /// Write the figures into this file's section.
-    #[arg(long, default_value_os_t = default_doc())]
-    doc: PathBuf,
-    /// Only print the figures.
-    #[arg(long)]
-    no_doc: bool,
-}
-
-fn default_doc() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md")
+    #[command(flatten)]
+    doc: opencloud_tests::doc_section::DocArgs,
 }
 
 fn parse_args() -> Options {
     let cli = <Cli as clap::Parser>::parse();
-    let mut doc = (!cli.no_doc).then_some(cli.doc);
+    let mut doc = cli.doc.target();
     if cli.snapshot_every.is_some() && doc.is_some() {
         println!(
             "store_bench: --snapshot-every is a diagnostic run; docs/BENCHMARKS.md is left alone"

@@ -65,16 +65,8 @@ struct Cli {
     /// alone).
     #[arg(long, value_name = "FILE")]
     fanout_only: Option<PathBuf>,
-    /// Write the figures into this file's section.
-    #[arg(long, default_value_os_t = default_doc())]
-    doc: PathBuf,
-    /// Only print the figures.
-    #[arg(long)]
-    no_doc: bool,
-}
-
-fn default_doc() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md")
+    #[command(flatten)]
+    doc: opencloud_tests::doc_section::DocArgs,
 }
 
 fn parse_args() -> Options {
@@ -82,7 +74,7 @@ fn parse_args() -> Options {
     Options {
         seconds: cli.seconds,
         presses: cli.presses as usize,
-        doc: (!cli.no_doc && cli.fanout_only.is_none()).then_some(cli.doc),
+        doc: cli.doc.target().filter(|_| cli.fanout_only.is_none()),
         fanout_only: cli.fanout_only,
         viewers: cli.viewers.iter().map(|&n| n as usize).collect(),
     }
