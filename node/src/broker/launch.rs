@@ -91,6 +91,10 @@ pub async fn launch(
         &target,
         tickets::Mode::Translate,
         TICKET_TTL_S,
+        Some(tickets::Keepalive {
+            tenant: db.tenant().to_string(),
+            session: who.session.to_string(),
+        }),
     )
     .await
     .map_err(|e| AppError::Unavailable(e.to_string()))?;

@@ -1,6 +1,7 @@
 //! The desktop's events websocket: presence pings from the page (answered
 //! at once, written to the store at most every `presence_write_every_s`
-//! per session) and notifications to it.
+//! per session) and notifications to it. An open VM viewer keeps its
+//! session present the same way ([`viewer_presence`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,8 +15,10 @@ use axum::Router;
 use serde_json::json;
 
 use super::records::Sessions;
-use super::{touch_access, TenantSite};
+use super::{touch_access, SiteConfig, TenantSite};
+use crate::db::TenantDb;
 use crate::http::{AppError, AppResult, AppState};
+use crate::viewer::tickets::Keepalive;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/t/{slug}/api/v1/events", get(events))
@@ -97,12 +100,7 @@ async fn serve(
     {
         return;
     }
-    // Often enough that an open desktop never looks idle.
-    let every = site
-        .cfg
-        .presence_write_every_s
-        .min(site.cfg.session_idle_s / 3)
-        .max(1);
+    let every = write_every(&site.cfg);
     loop {
         let msg = match tokio::time::timeout(SILENCE, socket.recv()).await {
             Ok(Some(Ok(m))) => m,
@@ -120,7 +118,7 @@ async fn serve(
         }
         let now = state.clock.now_secs();
         if state.site.presence.due(&key, now, every) {
-            match record_presence(&site, &key, now).await {
+            match record_presence(&site.db, site.cfg.session_idle_s, &key, now).await {
                 Ok(true) => {}
                 Ok(false) => {
                     let _ = socket
@@ -150,27 +148,70 @@ async fn serve(
     state.site.presence.forget(&key);
 }
 
+/// How often a session's presence reaches the store: often enough that an
+/// open desktop never looks idle.
+fn write_every(cfg: &SiteConfig) -> u64 {
+    cfg.presence_write_every_s
+        .min(cfg.session_idle_s / 3)
+        .max(1)
+}
+
+/// Keeps a session present while a VM viewer launched from it is open (the
+/// viewer aborts this task when it closes), so that a viewer in a tab of its
+/// own keeps its VM and session alive. The same writes as the desktop's
+/// pings, as rarely, and shared with the desktop's socket on this node.
+/// Ends when the session does.
+pub async fn viewer_presence(state: AppState, k: Keepalive) {
+    // The throttle's entry goes with the viewer, aborted or not.
+    struct Forget<'a>(&'a Presence, &'a str);
+    impl Drop for Forget<'_> {
+        fn drop(&mut self) {
+            self.0.forget(self.1);
+        }
+    }
+    let db = TenantDb::new(state.store.clone(), &k.tenant);
+    let cfg = &state.site.cfg;
+    let every = write_every(cfg);
+    let _forget = Forget(&state.site.presence, &k.session);
+    let mut tick = tokio::time::interval(Duration::from_secs(every));
+    loop {
+        tick.tick().await;
+        let now = state.clock.now_secs();
+        if !state.site.presence.due(&k.session, now, every) {
+            continue;
+        }
+        match record_presence(&db, cfg.session_idle_s, &k.session, now).await {
+            Ok(true) => {}
+            // Signed out or expired: the broker reaps the VM.
+            Ok(false) => return,
+            Err(e) => {
+                tracing::debug!("viewer presence not recorded: {e}");
+                state.site.presence.forget(&k.session);
+            }
+        }
+    }
+}
+
 /// Moves the session's last presence and the user's last access to `now`;
-/// false when the session is gone or expired.
-async fn record_presence(site: &TenantSite, key: &str, now: u64) -> AppResult<bool> {
-    let idle = site.cfg.session_idle_s;
+/// false when the session is gone or expired (`idle`: the session's idle
+/// limit).
+async fn record_presence(db: &TenantDb, idle: u64, key: &str, now: u64) -> AppResult<bool> {
     let mut login = None;
-    site.db
-        .update::<Sessions, _>(key, |current| {
-            login = None;
-            Ok(current.and_then(|mut s| {
-                let alive = now < s.expires_at && now < s.last_seen.saturating_add(idle);
-                alive.then(|| {
-                    s.last_seen = now;
-                    login = Some(s.login.clone());
-                    s
-                })
-            }))
-        })
-        .await?;
+    db.update::<Sessions, _>(key, |current| {
+        login = None;
+        Ok(current.and_then(|mut s| {
+            let alive = now < s.expires_at && now < s.last_seen.saturating_add(idle);
+            alive.then(|| {
+                s.last_seen = now;
+                login = Some(s.login.clone());
+                s
+            })
+        }))
+    })
+    .await?;
     match login {
         Some(l) => {
-            touch_access(&site.db, &l, now).await?;
+            touch_access(db, &l, now).await?;
             Ok(true)
         }
         None => Ok(false),

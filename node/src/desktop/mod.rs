@@ -17,6 +17,8 @@ pub mod records;
 mod session;
 mod site;
 
+pub use events::viewer_presence;
+
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Path, Request};

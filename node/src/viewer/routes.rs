@@ -88,13 +88,13 @@ async fn translate(
     let found = async {
         match (creds.token, creds.resume) {
             (Some(token), _) => {
-                let target = tickets::redeem(&store, now, &token, Mode::Translate).await?;
-                let resume = tickets::grant(&store, now, &target, svc.cfg.grant_ttl_s).await?;
-                Ok((target, resume))
+                let admitted = tickets::redeem(&store, now, &token, Mode::Translate).await?;
+                let resume = tickets::grant(&store, now, &admitted, svc.cfg.grant_ttl_s).await?;
+                Ok((admitted, resume))
             }
             (None, Some(resume)) => {
-                let target = tickets::resume(&store, now, &resume).await?;
-                Ok((target, resume))
+                let admitted = tickets::resume(&store, now, &resume).await?;
+                Ok((admitted, resume))
             }
             (None, None) => Err(TicketError::Refused("a viewer token is required")),
         }
@@ -103,13 +103,20 @@ async fn translate(
     limit(ws)
         .on_upgrade(move |socket| async move {
             match found {
-                Ok((target, resume)) => {
+                Ok((admitted, resume)) => {
                     let id = short_id();
                     let handle = svc.metrics.viewer(&id);
                     let hello = Hello {
                         resume: Some(resume),
                     };
-                    session::run(socket, target, hello, svc.cfg.clone(), handle).await;
+                    // While the viewer is open, its user is present.
+                    let presence = admitted
+                        .keepalive
+                        .map(|k| tokio::spawn(crate::desktop::viewer_presence(state.clone(), k)));
+                    session::run(socket, admitted.target, hello, svc.cfg.clone(), handle).await;
+                    if let Some(task) = presence {
+                        task.abort();
+                    }
                 }
                 Err(TicketError::Refused(why)) => session::refuse(socket, why, false).await,
                 Err(e @ TicketError::Unavailable(_)) => {
@@ -132,7 +139,7 @@ async fn spice_passthrough(
         .ok_or_else(|| AppError::BadRequest("a viewer token is required".into()))?;
     let now = state.clock.now_secs();
     let target = match tickets::redeem(&state.store, now, &token, Mode::Passthrough).await {
-        Ok(t) => t,
+        Ok(admitted) => admitted.target,
         Err(TicketError::Refused(why)) => return Err(AppError::Forbidden(why.into())),
         Err(e) => return Err(AppError::Unavailable(e.to_string())),
     };
@@ -203,7 +210,7 @@ async fn issue(
         password: req.password,
     };
     let now = state.clock.now_secs();
-    let token = tickets::issue(&state.store, now, &target, req.mode, req.ttl_s)
+    let token = tickets::issue(&state.store, now, &target, req.mode, req.ttl_s, None)
         .await
         .map_err(|e| AppError::Unavailable(e.to_string()))?;
     let websocket = match req.mode {

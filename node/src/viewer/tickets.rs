@@ -18,6 +18,17 @@ use sha2::{Digest, Sha256};
 
 use super::Target;
 
+/// A tenant session that an open viewer keeps present (a VM app's viewer,
+/// launched from that session): the broker reaps a VM when its user shows
+/// no presence, and a viewer open in a tab of its own is presence too.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Keepalive {
+    /// The tenant's id (its store scope).
+    pub tenant: String,
+    /// The store key of the session.
+    pub session: String,
+}
+
 /// How the viewer reaches the VM.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +48,8 @@ pub struct Ticket {
     pub expires_at: u64,
     /// When it was first redeemed.
     pub used_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive: Option<Keepalive>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -44,6 +57,15 @@ pub struct Grant {
     pub addr: String,
     pub password: String,
     pub expires_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive: Option<Keepalive>,
+}
+
+/// What a ticket or resume key opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admitted {
+    pub target: Target,
+    pub keepalive: Option<Keepalive>,
 }
 
 pub struct Tickets;
@@ -152,6 +174,7 @@ pub async fn issue(
     target: &Target,
     mode: Mode,
     ttl_s: u64,
+    keepalive: Option<Keepalive>,
 ) -> Result<String, TicketError> {
     let token = secret();
     let ticket = Ticket {
@@ -160,6 +183,7 @@ pub async fn issue(
         mode,
         expires_at: now.saturating_add(ttl_s.min(MAX_TICKET_TTL_S)),
         used_at: None,
+        keepalive,
     };
     put::<Tickets>(store, &hashed(&token), &ticket).await?;
     Ok(token)
@@ -172,7 +196,7 @@ pub async fn redeem(
     now: u64,
     token: &str,
     mode: Mode,
-) -> Result<Target, TicketError> {
+) -> Result<Admitted, TicketError> {
     if !well_formed(token) {
         return Err(TicketError::Refused("malformed viewer token"));
     }
@@ -185,14 +209,17 @@ pub async fn redeem(
             "this token is for the other viewer mode",
         ));
     }
-    let target = Target {
-        addr: ticket.addr.clone(),
-        password: ticket.password.clone(),
+    let admitted = Admitted {
+        target: Target {
+            addr: ticket.addr.clone(),
+            password: ticket.password.clone(),
+        },
+        keepalive: ticket.keepalive.clone(),
     };
     if let Some(used) = ticket.used_at {
         let within = mode == Mode::Passthrough && now <= used.saturating_add(PASSTHROUGH_WINDOW_S);
         return if within {
-            Ok(target)
+            Ok(admitted)
         } else {
             Err(TicketError::Refused("this viewer token was already used"))
         };
@@ -213,40 +240,44 @@ pub async fn redeem(
         },
     };
     match store.write(proposal).await? {
-        Outcome::Done => Ok(target),
+        Outcome::Done => Ok(admitted),
         // Someone redeemed it between our read and our swap.
         Outcome::Conflict { .. } => Err(TicketError::Refused("this viewer token was already used")),
         other => Err(TicketError::Unavailable(format!("unexpected {other:?}"))),
     }
 }
 
-/// Stores a grant to reconnect to `target` until `now + ttl_s`; returns the
-/// resume key.
+/// Stores a grant to reconnect to what a ticket admitted until
+/// `now + ttl_s`; returns the resume key.
 pub async fn grant(
     store: &Store,
     now: u64,
-    target: &Target,
+    admitted: &Admitted,
     ttl_s: u64,
 ) -> Result<String, TicketError> {
     let key = secret();
     let grant = Grant {
-        addr: target.addr.clone(),
-        password: target.password.clone(),
+        addr: admitted.target.addr.clone(),
+        password: admitted.target.password.clone(),
         expires_at: now.saturating_add(ttl_s),
+        keepalive: admitted.keepalive.clone(),
     };
     put::<Grants>(store, &hashed(&key), &grant).await?;
     Ok(key)
 }
 
-/// The target a resume key reconnects to.
-pub async fn resume(store: &Store, now: u64, key: &str) -> Result<Target, TicketError> {
+/// What a resume key reconnects to.
+pub async fn resume(store: &Store, now: u64, key: &str) -> Result<Admitted, TicketError> {
     if !well_formed(key) {
         return Err(TicketError::Refused("malformed resume key"));
     }
     match get::<Grants>(store, &hashed(key)).await? {
-        Some((_, g)) if now <= g.expires_at => Ok(Target {
-            addr: g.addr,
-            password: g.password,
+        Some((_, g)) if now <= g.expires_at => Ok(Admitted {
+            target: Target {
+                addr: g.addr,
+                password: g.password,
+            },
+            keepalive: g.keepalive,
         }),
         Some(_) => Err(TicketError::Refused("this viewer session has expired")),
         None => Err(TicketError::Refused("unknown resume key")),
