@@ -102,6 +102,20 @@ pub(crate) fn accel() -> Result<&'static str> {
     }
 }
 
+/// SPICE ticketing for a guest's QEMU: off, or `password` through a secret
+/// object (which keeps it off the deprecated `password=` option). Adds to
+/// `cmd` and to the `-spice` option's text.
+pub fn spice_ticketing(cmd: &mut Command, spice: &mut String, password: Option<&str>) {
+    match password {
+        None => spice.push_str(",disable-ticketing=on"),
+        Some(pw) => {
+            cmd.arg("-object")
+                .arg(format!("secret,id=spicepw,data={pw}"));
+            spice.push_str(",password-secret=spicepw");
+        }
+    }
+}
+
 impl Guest {
     /// Boots the guest and waits until its shell is ready.
     pub async fn boot(opts: GuestOptions) -> Result<Guest> {
@@ -110,16 +124,7 @@ impl Guest {
         let port = free_port()?;
         let mut spice = format!("port={port},addr=127.0.0.1");
         let mut cmd = Command::new("qemu-system-x86_64");
-        match &opts.password {
-            None => spice.push_str(",disable-ticketing=on"),
-            Some(pw) => {
-                // A secret object keeps the password off the deprecated
-                // `password=` option.
-                cmd.arg("-object")
-                    .arg(format!("secret,id=spicepw,data={pw}"));
-                spice.push_str(",password-secret=spicepw");
-            }
-        }
+        spice_ticketing(&mut cmd, &mut spice, opts.password.as_deref());
         cmd.arg("-machine")
             .arg(format!("pc,accel={}", accel()?))
             .args([

@@ -56,7 +56,9 @@ use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 
 use crate::browser::Browser;
-use crate::guest::{accel, compare, free_port, parse_ppm, qmp_at, repo_root, Screen};
+use crate::guest::{
+    accel, compare, free_port, parse_ppm, qmp_at, repo_root, spice_ticketing, Screen,
+};
 pub use events::Event;
 use events::{decode_text, parse_pointer, parse_size, shorten, tail, EventLog};
 
@@ -159,16 +161,7 @@ impl DesktopGuest {
         let mut spice =
             format!("port={port},addr=127.0.0.1,jpeg-wan-compression=never,streaming-video=off");
         let mut cmd = Command::new("qemu-system-x86_64");
-        match &opts.password {
-            None => spice.push_str(",disable-ticketing=on"),
-            Some(pw) => {
-                // A secret object keeps the password off the deprecated
-                // `password=` option.
-                cmd.arg("-object")
-                    .arg(format!("secret,id=spicepw,data={pw}"));
-                spice.push_str(",password-secret=spicepw");
-            }
-        }
+        spice_ticketing(&mut cmd, &mut spice, opts.password.as_deref());
         cmd.arg("-machine")
             .arg(format!("pc,accel={}", accel()?))
             .args(["-m", "1024", "-vga", "qxl", "-display", "none"])
