@@ -109,6 +109,10 @@ pub struct BrokerArgs {
     /// Failed VMs stay listed (with their reasons) this many seconds.
     #[arg(long, env = "OPENCLOUD_FAILED_KEEP_S", default_value_t = 60)]
     pub failed_keep_s: u64,
+    /// A running VM assignment's usage is recorded in periods this many
+    /// seconds long (0: only when it ends). The same on every node.
+    #[arg(long, env = "OPENCLOUD_USAGE_CHECKPOINT_S", default_value_t = 3600)]
+    pub usage_checkpoint_s: u64,
     /// Boot the VMs of `openstack` pools on an OpenStack cloud (credentials
     /// from `--openstack-cloud` or the `OS_*` variables; docs/OPENSTACK.md).
     #[arg(long, env = "OPENCLOUD_OPENSTACK")]
@@ -299,6 +303,7 @@ fn broker_config(a: &BrokerArgs) -> crate::broker::BrokerConfig {
         node_dead_after: Duration::from_secs(a.node_dead_after_s.max(2)),
         launch_wait: Duration::from_secs(a.launch_wait_s),
         failed_keep_s: a.failed_keep_s,
+        usage_checkpoint_s: a.usage_checkpoint_s,
         max_vms: a.max_vms,
         max_booting: a
             .max_booting

@@ -475,8 +475,8 @@ async fn list_vms((State(state), site, headers): Admin) -> AppResult<Json<Vec<Vm
     ))
 }
 
-/// The tenant's metered usage: one event per ended VM assignment, with its
-/// VM-seconds (what billing reads).
+/// The tenant's metered usage: VM-seconds per VM assignment, in periods
+/// while it runs and the rest at its end (what billing reads).
 async fn list_usage((State(state), site, headers): Admin) -> AppResult<Json<Vec<UsageEvent>>> {
     require_admin(&state, &site, &headers).await?;
     let events = site.db.list::<Usage>(SCAN_LIMIT).await?;

@@ -161,6 +161,7 @@ async fn pick(broker: &Broker, db: &TenantDb, who: &Launcher<'_>, pool: &Pool) -
             login: who.login.to_string(),
             session: who.session.to_string(),
             at: now,
+            metered_to: None,
         };
         let taken = transition(
             db,

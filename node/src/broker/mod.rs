@@ -16,6 +16,7 @@
 pub mod api;
 pub mod launch;
 pub mod local;
+pub mod metering;
 pub mod model;
 pub mod openstack;
 pub mod openstack_cmd;
@@ -51,6 +52,10 @@ pub struct BrokerConfig {
     pub failed_keep_s: u64,
     /// How long a launch waits for a VM to become ready.
     pub launch_wait: Duration,
+    /// An assignment's usage is recorded in periods this long while it
+    /// runs (so a bill can cut a long one), and the rest when it ends; 0
+    /// records it only at the end. Every node should have the same.
+    pub usage_checkpoint_s: u64,
     /// How long a launch waits for the VM's runner to set its new password.
     pub password_wait: Duration,
     /// A VM the provider has and the store does not know is destroyed once
@@ -74,6 +79,7 @@ impl Default for BrokerConfig {
             start_timeout_s: 180,
             failed_keep_s: 60,
             launch_wait: Duration::from_secs(120),
+            usage_checkpoint_s: 3600,
             password_wait: Duration::from_secs(10),
             orphan_grace: Duration::from_secs(10),
             max_vms: 32,

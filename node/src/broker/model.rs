@@ -156,6 +156,11 @@ pub struct Assignment {
     /// session releases the VM, and its presence keeps the VM.
     pub session: String,
     pub at: u64,
+    /// Where the usage already recorded for this assignment ends: the
+    /// broker records long assignments in whole periods as they run
+    /// (`--usage-checkpoint-s`), and the rest when the VM goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metered_to: Option<u64>,
 }
 
 /// One VM. Keyed by its id in the tenant's `vms` table.

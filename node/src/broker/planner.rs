@@ -211,6 +211,8 @@ async fn end_if_due(
                     Some(why),
                 )
                 .await?;
+            } else {
+                super::metering::checkpoint(db, vm, cfg.usage_checkpoint_s, now).await?;
             }
         }
         _ => {}

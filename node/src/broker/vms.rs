@@ -5,7 +5,7 @@
 use opencloud_raft::Store;
 use std::sync::Arc;
 
-use super::model::{Usage, UsageEvent, Vm, VmState, Vms};
+use super::model::{Usage, Vm, VmState, Vms};
 use crate::db::{fresh_request_id, PlatformDb, TenantDb};
 use crate::http::{AppError, AppResult};
 use crate::records::Tenants;
@@ -91,27 +91,11 @@ pub async fn set_state(
     .await
 }
 
-/// The usage an ended assignment of `vm` adds to the tenant's bill.
-pub fn usage_of(tenant: &str, vm: &Vm, now: u64) -> Option<UsageEvent> {
-    let a = vm.assigned.as_ref()?;
-    let end = vm.released_at.unwrap_or(now).max(a.at);
-    Some(UsageEvent {
-        id: vm.id.clone(),
-        kind: "vm_seconds".into(),
-        tenant: tenant.to_string(),
-        login: a.login.clone(),
-        pool: vm.pool.clone(),
-        start: a.at,
-        end,
-        vm_seconds: end - a.at,
-    })
-}
-
 /// Removes a destroyed VM's record, recording its usage first: the event's
 /// id is the VM's, so doing this twice (after a crash between the two
 /// writes) records it once.
 pub async fn finish(db: &TenantDb, vm: &Vm, now: u64) -> AppResult<()> {
-    if let Some(event) = usage_of(db.tenant(), vm, now) {
+    if let Some(event) = super::metering::usage_of(db.tenant(), vm, now) {
         db.insert::<Usage>(&event.id, &event, fresh_request_id())
             .await?;
     }

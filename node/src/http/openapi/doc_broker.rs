@@ -233,9 +233,11 @@ fn vms_list() {}
 
 /// The tenant's metered usage
 ///
-/// One event per ended VM assignment, with its VM-seconds, stored before
-/// the VM's record is removed and idempotent by its id (the VM's): what
-/// billing reads.
+/// VM-seconds per VM assignment, idempotent by id: what billing reads. A
+/// long assignment is recorded in whole periods while it runs
+/// (`--usage-checkpoint-s`, an hour by default; ids `<vm id>@<end>`), and
+/// the rest, under the VM's id, before the VM's record is removed; the
+/// events of one assignment follow each other end to start.
 #[utoipa::path(get, path = "/t/{slug}/api/v1/usage", tag = "broker",
     security(("operator" = []), ("session" = [])),
     params(("slug" = String, Path, description = "The tenant's slug.")),

@@ -492,10 +492,13 @@ pub struct Vm {
     pub reason: Option<String>,
 }
 
-/// One ended VM assignment (`kind` is `vm_seconds`).
+/// VM-seconds of one VM assignment, or of one whole period of a long one
+/// (`kind` is `vm_seconds`).
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct UsageEvent {
-    /// The VM's id: a VM is assigned once, so this is idempotent.
+    /// `<vm id>@<end>` for a period recorded while the VM ran; the VM's id
+    /// for the rest, recorded when it went. A VM is assigned once, so the
+    /// ids are idempotent.
     pub id: String,
     pub kind: String,
     pub tenant: String,

@@ -1,6 +1,8 @@
-//! A VM app's viewer is presence of its user: open in a tab of its own, with
-//! no desktop open anywhere, it keeps the VM from being reaped; closed, it
-//! lets the VM go after the pool's idle timeout (docs/BROKER.md, reaping).
+//! A VM used through its viewer alone. The viewer is presence of its user:
+//! open in a tab of its own, with no desktop open anywhere, it keeps the VM
+//! from being reaped; closed, it lets the VM go after the pool's idle
+//! timeout. Meanwhile the VM's usage is recorded in whole periods as it
+//! runs, and the rest when it goes (docs/BROKER.md, reaping and metering).
 
 use std::time::{Duration, Instant};
 
@@ -9,15 +11,28 @@ use opencloud_tests::broker::{self, launch, seed, shell_pool, user, vms, wait_co
 use opencloud_tests::cluster::Cluster;
 use opencloud_tests::site::TenantAdmin;
 use opencloud_tests::viewer::{first_control, next_msg, ws_connect};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
 
 /// Long enough for a TCG guest to boot on a busy 2-core machine.
 const BOOT: Duration = Duration::from_secs(180);
+/// The metering period of these nodes.
+const PERIOD_S: u64 = 5;
+
+#[derive(Debug, Deserialize)]
+struct UsageEvent {
+    id: String,
+    login: String,
+    start: u64,
+    end: u64,
+    vm_seconds: u64,
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_open_viewer_keeps_its_vm_and_a_closed_one_lets_it_go() -> Result<()> {
+async fn an_open_viewer_keeps_its_vm_and_its_usage_is_recorded_as_it_runs() -> Result<()> {
     let idle = 10;
-    let c = Cluster::start(broker::options()?).await?;
+    let opts = broker::options()?.env("OPENCLOUD_USAGE_CHECKPOINT_S", &PERIOD_S.to_string());
+    let c = Cluster::start(opts).await?;
     let base = c.api(1).url().to_string();
     let admin = TenantAdmin::new(c.client(), &base, "alone");
     seed(
@@ -83,6 +98,28 @@ async fn an_open_viewer_keeps_its_vm_and_a_closed_one_lets_it_go() -> Result<()>
         closed.elapsed() >= Duration::from_secs(idle - 3),
         "reaped {:?} after the viewer closed, before the idle timeout: {list:#?}",
         closed.elapsed()
+    );
+
+    // The usage: whole periods while it ran, then the rest under the VM's
+    // own id, end to end with no gap or overlap.
+    let all: Vec<UsageEvent> =
+        serde_json::from_value(admin.call(Method::GET, "usage", None).await?.json()?)?;
+    let mut mine: Vec<&UsageEvent> = all.iter().filter(|e| e.id.starts_with(&vm)).collect();
+    mine.sort_by_key(|e| e.start);
+    let (periods, last) = mine.split_at(mine.len().saturating_sub(1));
+    ensure!(
+        periods.len() as u64 >= 2 * idle / PERIOD_S
+            && periods.iter().all(|e| e.id == format!("{vm}@{}", e.end)
+                && e.vm_seconds == PERIOD_S
+                && e.end - e.start == PERIOD_S)
+            && last.len() == 1
+            && last[0].id == vm
+            // A period that ended between the planner's last pass and the
+            // release is part of the rest.
+            && last[0].vm_seconds < 2 * PERIOD_S
+            && mine.iter().all(|e| e.login == "u1")
+            && mine.windows(2).all(|w| w[0].end == w[1].start),
+        "usage of {vm}: {mine:#?}"
     );
     drop(c);
     Ok(())
