@@ -26,11 +26,8 @@ async fn scan<T: Table>(
     prefix: Vec<u8>,
     limit: usize,
 ) -> AppResult<Vec<(String, T::Value)>> {
-    let query = Query::Scan {
-        prefix: prefix.clone(),
-        limit,
-    };
-    decode_pairs::<T>(&prefix, store.read(query).await?)
+    let answer = store.read(scan_query(&prefix, limit)).await?;
+    decode_pairs::<T>(&prefix, answer)
 }
 
 /// The same from this node's own copy, without asking the leader: it may
@@ -42,11 +39,14 @@ fn scan_local<T: Table>(
     prefix: Vec<u8>,
     limit: usize,
 ) -> AppResult<Vec<(String, T::Value)>> {
-    let query = Query::Scan {
-        prefix: prefix.clone(),
+    decode_pairs::<T>(&prefix, store.query_tree(&scan_query(&prefix, limit))?)
+}
+
+fn scan_query(prefix: &[u8], limit: usize) -> Query {
+    Query::Scan {
+        prefix: prefix.to_vec(),
         limit,
-    };
-    decode_pairs::<T>(&prefix, store.query_tree(&query)?)
+    }
 }
 
 /// A scan's answer as records of table `T`, keyed by what follows `prefix`.

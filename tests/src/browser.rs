@@ -87,6 +87,17 @@ impl Browser {
             .await
     }
 
+    /// Fills the sign-in form of the open page and submits it.
+    pub async fn submit_login(&mut self, user: &str, password: &str) -> Result<()> {
+        self.cmd(json!({"cmd": "fill", "selector": "#oc-username", "text": user}))
+            .await?;
+        self.cmd(json!({"cmd": "fill", "selector": "#oc-password", "text": password}))
+            .await?;
+        self.cmd(json!({"cmd": "click", "selector": "#oc-submit"}))
+            .await?;
+        Ok(())
+    }
+
     pub async fn state(&mut self) -> Result<Value> {
         self.cmd(json!({"cmd": "state"})).await
     }

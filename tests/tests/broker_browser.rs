@@ -64,12 +64,7 @@ async fn sign_in_open_the_vm_app_and_run_a_command() -> Result<()> {
     let login = format!("{base}/t/shellco/login");
     b.cmd(json!({"cmd": "open", "url": login, "wait": "load"}))
         .await?;
-    b.cmd(json!({"cmd": "fill", "selector": "#oc-username", "text": "u1"}))
-        .await?;
-    b.cmd(json!({"cmd": "fill", "selector": "#oc-password", "text": "password-1"}))
-        .await?;
-    b.cmd(json!({"cmd": "click", "selector": "#oc-submit"}))
-        .await?;
+    b.submit_login("u1", "password-1").await?;
     wait_js(
         &mut b,
         None,

@@ -35,16 +35,6 @@ async fn wait_js(b: &mut Browser, code: &str, ms: u64) -> Result<Value> {
     Ok(r.get("value").cloned().unwrap_or(Value::Null))
 }
 
-async fn submit_login(b: &mut Browser, user: &str, pw: &str) -> Result<()> {
-    b.cmd(json!({"cmd": "fill", "selector": "#oc-username", "text": user}))
-        .await?;
-    b.cmd(json!({"cmd": "fill", "selector": "#oc-password", "text": pw}))
-        .await?;
-    b.cmd(json!({"cmd": "click", "selector": "#oc-submit"}))
-        .await?;
-    Ok(())
-}
-
 async fn setup() -> Result<(Cluster, FrontDoor, TenantAdmin)> {
     let c = Cluster::start(
         ClusterOptions::default().env("OPENCLOUD_TEST_CAPTCHA_ANSWER", TEST_CAPTCHA),
@@ -89,7 +79,7 @@ async fn sign_in_use_the_desktop_rebrand_and_sign_out() -> Result<()> {
 
     // Three wrong passwords bring the captcha.
     for _ in 0..3 {
-        submit_login(&mut b, "alice", "wrong-password").await?;
+        b.submit_login("alice", "wrong-password").await?;
         wait_js(
             &mut b,
             "!document.getElementById('oc-login-error').hidden",
@@ -114,7 +104,7 @@ async fn sign_in_use_the_desktop_rebrand_and_sign_out() -> Result<()> {
     for _ in 0..10 {
         b.cmd(json!({"cmd": "fill", "selector": "#oc-captcha-answer", "text": TEST_CAPTCHA}))
             .await?;
-        submit_login(&mut b, "alice", "alice-password").await?;
+        b.submit_login("alice", "alice-password").await?;
         if wait_js(&mut b, "location.pathname === '/t/acme/' && window.ocDesktop && window.ocDesktop.apps.length > 0", 6_000)
             .await
             .is_ok()
@@ -235,7 +225,7 @@ async fn the_page_survives_the_death_of_its_node() -> Result<()> {
         .await?;
     b.cmd(json!({"cmd": "open", "url": format!("{}/t/acme/login", front.url()), "wait": "load"}))
         .await?;
-    submit_login(&mut b, "alice", "alice-password").await?;
+    b.submit_login("alice", "alice-password").await?;
     wait_js(
         &mut b,
         "window.ocDesktop && window.ocDesktop.connected && window.ocDesktop.pongs > 1",

@@ -155,12 +155,7 @@ async fn sign_in(b: &mut Browser, base: &str, slug: &str, n: usize) -> Result<()
         .await?;
     let user = format!("u{n}");
     let pw = format!("password-{n}");
-    b.cmd(json!({"cmd": "fill", "selector": "#oc-username", "text": user}))
-        .await?;
-    b.cmd(json!({"cmd": "fill", "selector": "#oc-password", "text": pw}))
-        .await?;
-    b.cmd(json!({"cmd": "click", "selector": "#oc-submit"}))
-        .await?;
+    b.submit_login(&user, &pw).await?;
     let ready =
         "window.ocDesktop && window.ocDesktop.apps.length === 1 && window.ocDesktop.connected";
     b.cmd(json!({"cmd": "wait_js", "js": ready, "timeout_ms": 30_000}))

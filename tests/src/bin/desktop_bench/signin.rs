@@ -178,12 +178,7 @@ async fn one_run(b: &mut Browser, base: &str) -> Result<Value> {
                  "timeout_ms": 30_000}),
     )
     .await?;
-    b.cmd(json!({"cmd": "fill", "selector": "#oc-username", "text": "alice"}))
-        .await?;
-    b.cmd(json!({"cmd": "fill", "selector": "#oc-password", "text": "alice-password"}))
-        .await?;
-    b.cmd(json!({"cmd": "click", "selector": "#oc-submit"}))
-        .await?;
+    b.submit_login("alice", "alice-password").await?;
     let r = b
         .cmd(json!({"cmd": "wait_js", "js": "window.__ocBench", "timeout_ms": 30_000}))
         .await
