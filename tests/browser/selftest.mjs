@@ -159,6 +159,9 @@ try {
   mark = fake.received.length;
   await drv.send({ cmd: 'resize', width: 640, height: 480 });
   await drv.send({ cmd: 'resize', width: 642, height: 482 });
+  // The debounced message may come late on a busy machine; once it is in,
+  // 800 ms more would show a second one.
+  await until('resize', () => inputs(mark).some((m) => m.t === 'resize'));
   await sleep(800);
   const rs = inputs(mark).filter((m) => m.t === 'resize');
   check('resize debounced into one message', JSON.stringify(rs) === JSON.stringify([{ t: 'resize', w: 642, h: 482 }]), rs);
