@@ -128,6 +128,14 @@ async fn a_cloud_pool_boots_servers_and_a_launch_reaches_the_console() -> Result
         n.ready == 1 && n.assigned == 0
     })
     .await?;
+    // The usage is recorded as the VM's record is removed.
+    wait_vms(
+        &admin,
+        "the released VM's record removed",
+        Duration::from_secs(60),
+        |l| !l.iter().any(|v| v.id == vm_id),
+    )
+    .await?;
     let usage = admin.call(Method::GET, "usage", None).await?.json()?;
     ensure!(
         usage[0]["id"] == vm_id.as_str() && usage[0]["login"] == "u1",

@@ -66,17 +66,6 @@ async fn an_open_viewer_keeps_its_vm_and_its_usage_is_recorded_as_it_runs() -> R
         while let Ok(Some(_)) = next_msg(&mut ws, Duration::from_secs(3600)).await {}
     });
 
-    for _ in 0..12 {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        eprintln!(
-            "DBG {:?}",
-            vms(&admin)
-                .await?
-                .iter()
-                .map(|v| (v.id.clone(), v.state.clone(), v.user.clone(), v.since))
-                .collect::<Vec<_>>()
-        );
-    }
     // Twice the idle timeout later the VM is still theirs.
     tokio::time::sleep(Duration::from_secs(2 * idle + 2)).await;
     let list = vms(&admin).await?;
@@ -99,6 +88,15 @@ async fn an_open_viewer_keeps_its_vm_and_its_usage_is_recorded_as_it_runs() -> R
         "reaped {:?} after the viewer closed, before the idle timeout: {list:#?}",
         closed.elapsed()
     );
+    // The rest of the usage is recorded as the VM's record is removed, once
+    // its QEMU is gone.
+    wait_vms(
+        &admin,
+        "the VM's record removed",
+        Duration::from_secs(60),
+        |l| !l.iter().any(|v| v.id == vm),
+    )
+    .await?;
 
     // The usage: whole periods while it ran, then the rest under the VM's
     // own id, end to end with no gap or overlap.
