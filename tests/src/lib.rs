@@ -17,6 +17,7 @@ pub mod front_door;
 pub mod guest;
 pub mod host;
 pub mod nova;
+pub mod openapi_check;
 pub mod proxy;
 pub mod register_check;
 pub mod site;
