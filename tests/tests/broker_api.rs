@@ -224,6 +224,44 @@ async fn host_paths_are_the_operators_and_tenants_stay_apart() -> Result<()> {
         r.status,
         r.text()
     );
+    // A cloud pool on a cluster started without --openstack says so at
+    // once, instead of waiting for a VM nobody will start.
+    let cloud = json!({"id": "cloud", "name": "Cloud", "provider": "openstack",
+        "source": {"cloud_image": "debian-12", "flavor": "m1.small", "network": "private"}});
+    let r = op
+        .post(format!("{base}/api/v1/images"))
+        .json(&cloud)
+        .send()
+        .await?;
+    ensure!(r.status() == StatusCode::CREATED, "{}", r.text().await?);
+    a.create(
+        "pools",
+        json!({"id": "cloudy", "image": "cloud", "warm": 1}),
+    )
+    .await?;
+    a.create(
+        "apps",
+        json!({"id": "skyapp", "name": "Sky", "kind": "vm", "pool": "cloudy"}),
+    )
+    .await?;
+    a.call(
+        Method::PUT,
+        "profiles/staff",
+        Some(json!({"id": "staff", "name": "Staff", "apps": ["wiki", "ghost", "skyapp"]})),
+    )
+    .await?;
+    let r = alice
+        .post(
+            &format!("{base}/t/acme/api/v1/apps/skyapp/launch"),
+            json!({}),
+        )
+        .await?;
+    ensure!(
+        r.status == StatusCode::SERVICE_UNAVAILABLE && r.text().contains("no OpenStack connection"),
+        "{} {}",
+        r.status,
+        r.text()
+    );
     let r = alice
         .post(&format!("{base}/t/acme/api/v1/apps/wiki/launch"), json!({}))
         .await?;

@@ -5,7 +5,9 @@
 
 use std::time::Instant;
 
-use super::model::{Assignment, Demand, Demands, NodeBeats, Pool, Pools, Quotas, Vm, VmState, Vms};
+use super::model::{
+    Assignment, Demand, Demands, NodeBeats, Pool, Pools, ProviderKind, Quotas, Vm, VmState, Vms,
+};
 use super::vms::{self, transition};
 use super::Broker;
 use crate::db::{fresh_request_id, PlatformDb, TenantDb};
@@ -49,6 +51,13 @@ pub async fn launch(
             "this app's pool `{pool_id}` does not exist; ask your administrator"
         ))
     })?;
+    // Without a cloud connection the planner starts nothing for such a
+    // pool: say so now rather than after the whole launch wait.
+    if pool.provider == ProviderKind::Openstack && broker.openstack.is_none() {
+        return Err(AppError::Unavailable(format!(
+            "this app's pool `{pool_id}` runs on OpenStack, and this cluster has no OpenStack connection (--openstack); ask your administrator"
+        )));
+    }
     let started = Instant::now();
     let mut demand: Option<String> = None;
     let picked = loop {
