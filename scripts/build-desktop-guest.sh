@@ -4,14 +4,17 @@
 # driver on the QXL KMS device and the evdev input driver, systemd-udevd for
 # Xorg's input hotplug, Debian's real spice-vdagentd and spice-vdagent, xclip,
 # xrandr, xdotool, xwud, busybox) and an init that starts them and drives test
-# hooks. The guest's hook protocol is documented in tests/src/desktop_guest.rs.
+# hooks. The guest's hook protocol is documented in
+# tests/src/desktop_guest/events.rs.
 #
 # Usage: scripts/build-desktop-guest.sh [CACHE_DIR]
 #   CACHE_DIR defaults to $OPENCLOUD_DESKTOP_GUEST_DIR or
 #   <repo>/.cache/desktop-guest.
-# Output: CACHE_DIR/vmlinuz, CACHE_DIR/initrd.img (an uncompressed cpio) and
-# CACHE_DIR/packages.txt (what went in). Nothing is redone when vmlinuz and
-# initrd.img exist already; delete the directory to rebuild.
+# Output: CACHE_DIR/vmlinuz, CACHE_DIR/initrd.img (an uncompressed cpio),
+# CACHE_DIR/packages.txt (what went in) and CACHE_DIR/recipe (the SHA-256 of
+# this script). Nothing is redone when vmlinuz and initrd.img exist and were
+# built by this very script; an image built by another version of it is
+# rebuilt. Delete the directory to rebuild anyway.
 #
 # Needs: apt-get with Debian bookworm package lists (it runs `apt-get update`
 # when they are missing, which needs root), dpkg-deb, cpio, xz, flock, perl
@@ -29,7 +32,13 @@ out="$(cd "$out" && pwd)"
 say() { echo "build-desktop-guest: $*"; }
 die() { echo "build-desktop-guest: error: $*" >&2; exit 1; }
 
-built() { [[ -s "$out/vmlinuz" && -s "$out/initrd.img" ]]; }
+# The image is this script's output: one built by another version of it
+# (other hooks, other packages) is stale.
+recipe="$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)"
+built() {
+    [[ -s "$out/vmlinuz" && -s "$out/initrd.img" ]] &&
+        [[ "$(cat "$out/recipe" 2>/dev/null)" == "$recipe" ]]
+}
 if built; then
     say "$out/vmlinuz and $out/initrd.img already built"
     exit 0
@@ -44,6 +53,10 @@ fi
 if built; then
     say "$out/vmlinuz and $out/initrd.img were built meanwhile"
     exit 0
+fi
+if [[ -e "$out/initrd.img" ]]; then
+    say "$out holds an image built by another version of this script: rebuilding"
+    rm -f "$out/initrd.img" "$out/recipe"
 fi
 start_time=$SECONDS
 
@@ -652,10 +665,14 @@ command_loop() {
                 esac ;;
             *) emit "REPLY $id err unknown command" ;;
         esac
-    done < "$COMMANDS"
+    done <&3
 }
 
 emit "SIZE $(screen_size)"
+# The command port is opened here, before READY: a byte the host sends to a
+# closed serial port is lost when the port is opened (the UART is reset),
+# and the host sends its first command as soon as it sees READY.
+exec 3<"$COMMANDS"
 watch_loop &
 command_loop &
 log "ready"
@@ -676,4 +693,6 @@ cp "$(ls "$work"/kernel/boot/vmlinuz-* | head -n1)" "$out/vmlinuz.tmp"
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 cp "$work/initrd.img" "$out/initrd.img.tmp"
 mv "$out/initrd.img.tmp" "$out/initrd.img"
+printf '%s\n' "$recipe" >"$out/recipe.tmp"
+mv "$out/recipe.tmp" "$out/recipe"
 say "done in $((SECONDS - start_time)) s: $out/vmlinuz $out/initrd.img ($(du -h "$out/initrd.img" | cut -f1))"

@@ -5,10 +5,11 @@
 #
 # Usage: scripts/build-guest.sh [CACHE_DIR]
 #   CACHE_DIR defaults to $OPENCLOUD_GUEST_DIR or <repo>/.cache/guest.
-# Output: CACHE_DIR/vmlinuz and CACHE_DIR/initrd.gz. Nothing is redone when
-# both exist already.
+# Output: CACHE_DIR/vmlinuz, CACHE_DIR/initrd.gz and CACHE_DIR/recipe (the
+# SHA-256 of this script). Nothing is redone when both exist and were built
+# by this very script; an image built by another version of it is rebuilt.
 #
-# Needs: apt-get (with package lists), dpkg, busybox-static, cpio, gzip.
+# Needs: apt-get (with package lists), dpkg, busybox-static, cpio, gzip, flock.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,9 +17,31 @@ out="${1:-${OPENCLOUD_GUEST_DIR:-$repo/.cache/guest}}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
-if [[ -s "$out/vmlinuz" && -s "$out/initrd.gz" ]]; then
+# The image is this script's output: one built by another version of it is
+# stale.
+recipe="$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)"
+built() {
+    [[ -s "$out/vmlinuz" && -s "$out/initrd.gz" ]] &&
+        [[ "$(cat "$out/recipe" 2>/dev/null)" == "$recipe" ]]
+}
+if built; then
     echo "build-guest: $out/vmlinuz and $out/initrd.gz already built"
     exit 0
+fi
+# Tests running in parallel may all find the guest missing: one builds, the
+# others wait for it here and then find it built.
+exec 9>"$out/.build.lock"
+if ! flock -n 9; then
+    echo "build-guest: another build is running in $out; waiting for it"
+    flock 9
+fi
+if built; then
+    echo "build-guest: $out/vmlinuz and $out/initrd.gz were built meanwhile"
+    exit 0
+fi
+if [[ -e "$out/initrd.gz" ]]; then
+    echo "build-guest: $out holds an image built by another version of this script: rebuilding"
+    rm -f "$out/vmlinuz" "$out/initrd.gz" "$out/recipe"
 fi
 
 work="$(mktemp -d)"
@@ -76,4 +99,6 @@ EOF
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$out/initrd.gz.tmp"
 mv "$out/initrd.gz.tmp" "$out/initrd.gz"
+printf '%s\n' "$recipe" >"$out/recipe.tmp"
+mv "$out/recipe.tmp" "$out/recipe"
 echo "build-guest: done: $out/vmlinuz $out/initrd.gz"

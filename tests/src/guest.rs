@@ -52,18 +52,31 @@ pub(crate) fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Whether `dir` holds `files`, built by `script` as it is now: the build
+/// scripts write the SHA-256 of themselves to `recipe` beside what they
+/// built, so an image from another version of a script is stale.
+pub fn built_by(script: &Path, dir: &Path, files: &[&str]) -> Result<bool> {
+    use sha2::Digest;
+    let text =
+        std::fs::read(script).with_context(|| format!("cannot read {}", script.display()))?;
+    let recipe = format!("{:x}", sha2::Sha256::digest(&text));
+    Ok(files.iter().all(|f| dir.join(f).is_file())
+        && std::fs::read_to_string(dir.join("recipe")).is_ok_and(|r| r.trim() == recipe))
+}
+
 /// The directory holding `vmlinuz` and `initrd.gz`, building them with
-/// `scripts/build-guest.sh` when they are missing.
+/// `scripts/build-guest.sh` when they are missing or stale.
 pub fn ensure_guest_image() -> Result<PathBuf> {
     let dir = std::env::var_os("OPENCLOUD_GUEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".cache/guest"));
-    if dir.join("vmlinuz").is_file() && dir.join("initrd.gz").is_file() {
+    let script = repo_root().join("scripts/build-guest.sh");
+    let files = ["vmlinuz", "initrd.gz"];
+    if built_by(&script, &dir, &files)? {
         return Ok(dir);
     }
-    let script = repo_root().join("scripts/build-guest.sh");
     eprintln!(
-        "guest image missing in {}: running {}",
+        "guest image missing or stale in {}: running {}",
         dir.display(),
         script.display()
     );
@@ -78,9 +91,9 @@ pub fn ensure_guest_image() -> Result<PathBuf> {
             script.display()
         );
     }
-    if !dir.join("vmlinuz").is_file() {
+    if !built_by(&script, &dir, &files)? {
         bail!(
-            "{} ran but {} has no vmlinuz",
+            "{} ran but {} has no vmlinuz and initrd.gz of this recipe",
             script.display(),
             dir.display()
         );

@@ -89,18 +89,21 @@ pub struct DesktopGuestOptions {
 }
 
 /// The directory holding the desktop guest's `vmlinuz` and `initrd.img`,
-/// building them with `scripts/build-desktop-guest.sh` when they are missing.
+/// building them with `scripts/build-desktop-guest.sh` when they are missing
+/// or were built by another version of the script (its `recipe` file holds
+/// the SHA-256 of the script that built it).
 pub async fn ensure_desktop_guest_image() -> Result<PathBuf> {
     let dir = std::env::var_os("OPENCLOUD_DESKTOP_GUEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".cache/desktop-guest"));
-    let built = |d: &Path| d.join("vmlinuz").is_file() && d.join("initrd.img").is_file();
-    if built(&dir) {
+    let script = repo_root().join("scripts/build-desktop-guest.sh");
+    let files = ["vmlinuz", "initrd.img"];
+    let built = |d: &Path| crate::guest::built_by(&script, d, &files);
+    if built(&dir)? {
         return Ok(dir);
     }
-    let script = repo_root().join("scripts/build-desktop-guest.sh");
     eprintln!(
-        "desktop guest missing in {}: running {}",
+        "desktop guest missing or stale in {}: running {}",
         dir.display(),
         script.display()
     );
@@ -116,9 +119,9 @@ pub async fn ensure_desktop_guest_image() -> Result<PathBuf> {
             script.display()
         );
     }
-    if !built(&dir) {
+    if !built(&dir)? {
         bail!(
-            "{} ran but {} has no vmlinuz and initrd.img",
+            "{} ran but {} has no vmlinuz and initrd.img of this recipe",
             script.display(),
             dir.display()
         );
@@ -411,10 +414,6 @@ impl DesktopGuest {
             .with_context(|| format!("no reply to guest command {verb}"))?;
         match e {
             Event::Reply { result: Ok(d), .. } => Ok(d),
-            Event::Reply { result: Err(r), .. } if r == "unknown command" => bail!(
-                "guest command {verb} failed: {r} (an image built before this hook? \
-                 delete the desktop guest directory to rebuild it)"
-            ),
             Event::Reply { result: Err(r), .. } => bail!("guest command {verb} failed: {r}"),
             _ => unreachable!("wait_event matched a reply"),
         }
