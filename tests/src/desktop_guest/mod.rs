@@ -37,7 +37,7 @@
 //! - `OPENCLOUD_TEST_ACCEL`: `tcg` (default), `kvm` or `auto`.
 //! - `OPENCLOUD_DESKTOP_GUEST_DIR`: where the kernel and initramfs are
 //!   (default `<repo>/.cache/desktop-guest`); they are built there when
-//!   missing.
+//!   missing or built by another version of the script.
 
 mod events;
 
