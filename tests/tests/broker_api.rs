@@ -234,11 +234,21 @@ async fn host_paths_are_the_operators_and_tenants_stay_apart() -> Result<()> {
         .send()
         .await?;
     ensure!(r.status() == StatusCode::CREATED, "{}", r.text().await?);
-    a.create(
-        "pools",
-        json!({"id": "cloudy", "image": "cloud", "warm": 1}),
-    )
-    .await?;
+    let pool = a
+        .create(
+            "pools",
+            json!({"id": "cloudy", "image": "cloud", "warm": 1}),
+        )
+        .await?;
+    ensure!(
+        pool["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("no OpenStack connection")),
+        "the pool does not say why it gets no VMs: {pool}"
+    );
+    // A local pool has no such problem.
+    let local = a.call(Method::GET, "pools/p1", None).await?.json()?;
+    ensure!(local.get("problem").is_none(), "{local}");
     a.create(
         "apps",
         json!({"id": "skyapp", "name": "Sky", "kind": "vm", "pool": "cloudy"}),

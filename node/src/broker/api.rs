@@ -270,6 +270,9 @@ struct PoolView {
     /// Why its latest VM failed, if one did lately.
     #[serde(skip_serializing_if = "Option::is_none")]
     last_failure: Option<String>,
+    /// Why no VM of it can start on this cluster, if none can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
 }
 
 async fn build_pool(state: &AppState, headers: &HeaderMap, input: PoolInput) -> AppResult<Pool> {
@@ -336,7 +339,7 @@ async fn build_pool(state: &AppState, headers: &HeaderMap, input: PoolInput) -> 
     })
 }
 
-fn view(pool: Pool, vms: &[Vm]) -> PoolView {
+fn view(state: &AppState, pool: Pool, vms: &[Vm]) -> PoolView {
     let mut counts = Counts::default();
     let mut last: Option<&Vm> = None;
     for vm in vms.iter().filter(|v| v.pool == pool.id) {
@@ -353,10 +356,19 @@ fn view(pool: Pool, vms: &[Vm]) -> PoolView {
             }
         }
     }
+    // `--openstack` is a node setting, meant to be the same on every node:
+    // without it here, the leader's planner has none either and starts
+    // nothing for such a pool.
+    let problem = (pool.provider == ProviderKind::Openstack && state.broker.openstack.is_none())
+        .then(|| {
+            "this cluster has no OpenStack connection (--openstack): no VM of this pool starts"
+                .to_string()
+        });
     PoolView {
         pool,
         counts,
         last_failure: last.and_then(|v| v.reason.clone()),
+        problem,
     }
 }
 
@@ -371,7 +383,10 @@ async fn list_pools((State(state), site, headers): Admin) -> AppResult<Json<Vec<
     let vms = all_vms(&site).await?;
     let pools = site.db.list::<Pools>(SCAN_LIMIT).await?;
     Ok(Json(
-        pools.into_iter().map(|(_, p)| view(p, &vms)).collect(),
+        pools
+            .into_iter()
+            .map(|(_, p)| view(&state, p, &vms))
+            .collect(),
     ))
 }
 
@@ -391,7 +406,7 @@ async fn create_pool(
             pool.id
         )));
     }
-    Ok((StatusCode::CREATED, Json(view(pool, &[]))))
+    Ok((StatusCode::CREATED, Json(view(&state, pool, &[]))))
 }
 
 async fn read_pool(
@@ -404,7 +419,7 @@ async fn read_pool(
         .get::<Pools>(&id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no pool `{id}`")))?;
-    Ok(Json(view(pool, &all_vms(&site).await?)))
+    Ok(Json(view(&state, pool, &all_vms(&site).await?)))
 }
 
 async fn put_pool(
@@ -422,7 +437,7 @@ async fn put_pool(
     site.db
         .put::<Pools>(&id, &pool, request_id(&headers)?)
         .await?;
-    Ok(Json(view(pool, &all_vms(&site).await?)))
+    Ok(Json(view(&state, pool, &all_vms(&site).await?)))
 }
 
 /// Removes a pool; its idle VMs stop at the planner's next pass, assigned

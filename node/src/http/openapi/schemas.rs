@@ -450,6 +450,11 @@ pub struct Pool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub last_failure: Option<String>,
+    /// Why no VM of this pool can start on this cluster, if none can (an
+    /// `openstack` pool on nodes started without `--openstack`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub problem: Option<String>,
 }
 
 /// Where a VM is in its life: asked of its provider (`starting`), booted

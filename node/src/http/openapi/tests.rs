@@ -330,9 +330,9 @@ fn the_broker_schemas_mirror_the_broker_types() {
         max: 10,
         idle_timeout_s: 600,
     };
-    // The answer is the pool with `counts` and `last_failure`.
+    // The answer is the pool with `counts`, `last_failure` and `problem`.
     let mut pool_keys = keys(to_value(&pool).unwrap());
-    pool_keys.extend(["counts".to_string(), "last_failure".to_string()]);
+    pool_keys.extend(["counts", "last_failure", "problem"].map(String::from));
     assert_eq!(pool_keys, props("Pool"));
     assert_eq!(
         keys(to_value(Counts::default()).unwrap()),
