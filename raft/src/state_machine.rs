@@ -11,11 +11,13 @@
 //! on restart openraft re-applies what sled lost. Snapshots are written to a
 //! file (write, fsync, rename) before the tree is replaced, and on start a
 //! snapshot newer than the tree is installed again, so a crash half-way through
-//! an install cannot lose data.
+//! an install cannot lose data. The file only ever moves forward: a build that
+//! finishes after a newer install leaves it be (see [`SnapshotFile`]).
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
@@ -100,8 +102,47 @@ struct StoredSnapshot {
 /// The state machine of one node.
 pub struct StateMachine {
     tree: sled::Tree,
-    snapshot_path: PathBuf,
+    snapshot_file: SnapshotFile,
     snapshot_counter: u64,
+}
+
+/// The snapshot file, written by the state machine task (installs) and by
+/// builder tasks that run beside it. A build captures the state when it
+/// starts; an install that lands while it serialises is newer, and openraft
+/// purges the log up to it. The file must never go back to the older build,
+/// or a restart finds logs purged beyond its snapshot and cannot start.
+#[derive(Clone)]
+struct SnapshotFile {
+    path: PathBuf,
+    /// The last log id of the snapshot in the file, under the lock that
+    /// serialises writing it.
+    last: Arc<Mutex<Option<LogId>>>,
+}
+
+impl SnapshotFile {
+    fn read(&self) -> Result<Option<StoredSnapshot>, StorageError> {
+        let raw = match std::fs::read(&self.path) {
+            Ok(raw) => raw,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(snap_err(ErrorVerb::Read, e)),
+        };
+        crate::codec::decode(&raw)
+            .map(Some)
+            .map_err(|e| snap_err(ErrorVerb::Read, e))
+    }
+
+    /// Makes `stored` the snapshot on disk unless the file already holds a
+    /// newer one; says whether it did.
+    fn write(&self, stored: &StoredSnapshot) -> Result<bool, StorageError> {
+        let raw = crate::codec::encode(stored).map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if stored.meta.last_log_id < *last {
+            return Ok(false);
+        }
+        write_durably(&self.path, &raw).map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        *last = stored.meta.last_log_id;
+        Ok(true)
+    }
 }
 
 impl StateMachine {
@@ -112,11 +153,19 @@ impl StateMachine {
             .map_err(|e| sm_err(ErrorVerb::Read, e))?;
         let mut sm = StateMachine {
             tree,
-            snapshot_path: dir.join("snapshot.bin"),
+            snapshot_file: SnapshotFile {
+                path: dir.join("snapshot.bin"),
+                last: Arc::new(Mutex::new(None)),
+            },
             snapshot_counter: 0,
         };
+        let stored = sm.snapshot_file.read()?;
+        *sm.snapshot_file
+            .last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = stored.as_ref().and_then(|s| s.meta.last_log_id);
         // Finish an install that a crash interrupted.
-        if let Some(stored) = sm.read_stored_snapshot()? {
+        if let Some(stored) = stored {
             let (applied, _) = sm.read_applied()?;
             if stored.meta.last_log_id > applied {
                 tracing::warn!(
@@ -155,24 +204,23 @@ impl StateMachine {
         Ok((applied, membership))
     }
 
-    fn read_stored_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
-        let raw = match std::fs::read(&self.snapshot_path) {
-            Ok(raw) => raw,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(snap_err(ErrorVerb::Read, e)),
-        };
-        crate::codec::decode(&raw)
-            .map(Some)
-            .map_err(|e| snap_err(ErrorVerb::Read, e))
-    }
-
     fn write_stored_snapshot(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
         let stored = StoredSnapshot {
             meta: meta.clone(),
             data: data.to_vec(),
         };
-        let raw = crate::codec::encode(&stored).map_err(|e| snap_err(ErrorVerb::Write, e))?;
-        write_durably(&self.snapshot_path, &raw).map_err(|e| snap_err(ErrorVerb::Write, e))
+        if !self.snapshot_file.write(&stored)? {
+            // openraft installs only snapshots newer than what it applied,
+            // and builds capture no more than that: this cannot happen.
+            return Err(snap_err(
+                ErrorVerb::Write,
+                std::io::Error::other(format!(
+                    "snapshot {} is older than the one on disk",
+                    meta.snapshot_id
+                )),
+            ));
+        }
+        Ok(())
     }
 
     /// Replaces the whole tree with a snapshot's content and makes it durable.
@@ -390,7 +438,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // the builder serialises it.
         SnapshotBuilder {
             state: self.capture(),
-            snapshot_path: self.snapshot_path.clone(),
+            snapshot_file: self.snapshot_file.clone(),
             counter: self.snapshot_counter,
         }
     }
@@ -415,7 +463,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        Ok(self.read_stored_snapshot()?.map(|s| Snapshot {
+        Ok(self.snapshot_file.read()?.map(|s| Snapshot {
             meta: s.meta,
             snapshot: Box::new(Cursor::new(s.data)),
         }))
@@ -462,7 +510,7 @@ impl StateMachine {
 /// Serialises a captured state into a snapshot and keeps it on disk.
 pub struct SnapshotBuilder {
     state: Captured,
-    snapshot_path: PathBuf,
+    snapshot_file: SnapshotFile,
     counter: u64,
 }
 
@@ -488,8 +536,15 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             meta: meta.clone(),
             data,
         };
-        let raw = crate::codec::encode(&stored).map_err(|e| snap_err(ErrorVerb::Write, e))?;
-        write_durably(&self.snapshot_path, &raw).map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        if !self.snapshot_file.write(&stored)? {
+            // A newer snapshot was installed while this one was being built:
+            // the file keeps it, and openraft ignores a built snapshot older
+            // than the one it has.
+            tracing::debug!(
+                snapshot = %stored.meta.snapshot_id,
+                "built snapshot superseded by an installed one"
+            );
+        }
         crate::metrics::SNAPSHOTS_BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Snapshot {
             meta,

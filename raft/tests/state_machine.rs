@@ -185,3 +185,48 @@ async fn snapshots_carry_data_and_dedupe_memory() {
     let (_log3, mut reopened) = open(other_dir.path()).unwrap();
     assert_eq!(get(&mut reopened, "b").await, Some(b"2".to_vec()));
 }
+
+/// A build captures the state when it starts and serialises it beside the
+/// state machine task. A newer snapshot installed meanwhile (after which
+/// openraft purges the log up to it) must stay the snapshot on disk: were
+/// the older build to replace it, a restart would find the log purged
+/// beyond its snapshot and refuse to start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_build_never_replaces_a_newer_installed_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_log, mut sm) = open(dir.path()).unwrap();
+    sm.apply([entry(1, "r1", put("a", "1"))]).await.unwrap();
+    let mut old_build = sm.get_snapshot_builder().await;
+
+    // The leader's snapshot, further on.
+    let leader_dir = tempfile::tempdir().unwrap();
+    let (_leader_log, mut leader) = open(leader_dir.path()).unwrap();
+    let entries: Vec<Entry> = (1..=10)
+        .map(|i| entry(i, &format!("l{i}"), put("a", &i.to_string())))
+        .collect();
+    leader.apply(entries).await.unwrap();
+    let newer = leader
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
+    sm.install_snapshot(&newer.meta, newer.snapshot)
+        .await
+        .unwrap();
+
+    // The old build finishes last.
+    let built = old_build.build_snapshot().await.unwrap();
+    assert_eq!(built.meta.last_log_id.map(|l| l.index), Some(1));
+    let current = sm.get_current_snapshot().await.unwrap().unwrap();
+    assert_eq!(current.meta.last_log_id.map(|l| l.index), Some(10));
+
+    // And so after a restart.
+    drop(sm);
+    drop(_log);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (_log2, mut reopened) = open(dir.path()).unwrap();
+    let current = reopened.get_current_snapshot().await.unwrap().unwrap();
+    assert_eq!(current.meta.last_log_id.map(|l| l.index), Some(10));
+    assert_eq!(get(&mut reopened, "a").await, Some(b"10".to_vec()));
+}
