@@ -1,6 +1,8 @@
 //! Typed helpers over one node's HTTP API (docs/NODE-CLI.md), so the tests
 //! read as behaviour rather than as request plumbing.
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use reqwest::{Client, StatusCode};
 use serde::{Deserialize, Deserializer};
@@ -29,9 +31,50 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
+/// How long [`retry_busy`] keeps retrying.
+pub const BUSY_RETRY: Duration = Duration::from_secs(30);
+
+/// Sends what `attempt` makes again while the answer is
+/// [`Reply::cluster_busy`], for at most [`BUSY_RETRY`], as a client of the
+/// product should. The setup steps of tests use it: on a loaded 2-core
+/// machine an election or a slow leader can outlast a node's request
+/// timeout, and that is not what those tests are about. Every attempt must
+/// be the same request (writes with the same `X-Request-Id`), so that one
+/// applied before its answer was lost is not applied twice.
+pub async fn retry_busy<F, Fut>(what: &str, mut attempt: F) -> Result<Reply>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Reply>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        let r = attempt().await?;
+        if !r.cluster_busy() || start.elapsed() >= BUSY_RETRY {
+            return Ok(r);
+        }
+        eprintln!("{what}: the cluster is busy ({}); retrying", r.text());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A fresh `X-Request-Id` for a write that [`retry_busy`] may send again.
+pub fn fresh_request_id() -> String {
+    format!("test-{:032x}", rand::random::<u128>())
+}
+
 impl Reply {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The node's answer when the store cannot serve for the moment (no
+    /// leader yet, or the leader did not answer within the node's request
+    /// timeout): a 503 whose message ends in "retry", as clients should.
+    pub fn cluster_busy(&self) -> bool {
+        self.status == StatusCode::SERVICE_UNAVAILABLE
+            && self
+                .json()
+                .is_ok_and(|v| v["error"].as_str().is_some_and(|e| e.ends_with("; retry")))
     }
 
     pub fn json(&self) -> Result<serde_json::Value> {

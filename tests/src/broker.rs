@@ -71,7 +71,11 @@ pub async fn seed(
     pool: Value,
     users: usize,
 ) -> Result<()> {
-    let r = operator.create_tenant(slug, "Broker Test", None).await?;
+    let id = crate::api::fresh_request_id();
+    let r = crate::api::retry_busy("creating a tenant", || {
+        operator.create_tenant(slug, "Broker Test", Some(&id))
+    })
+    .await?;
     if r.status != StatusCode::CREATED {
         bail!("creating tenant {slug}: {} {}", r.status, r.text());
     }
@@ -107,13 +111,11 @@ pub async fn user(base: &str, slug: &str, n: usize) -> Result<Visitor> {
     Ok(v)
 }
 
-/// `POST …/apps/{app}/launch` as `v`.
+/// `POST …/apps/{app}/launch` as `v`, sent again while the cluster is busy
+/// (a launch again gets the user's own VM if the first one was served).
 pub async fn launch(v: &Visitor, base: &str, slug: &str, app: &str) -> Result<Reply> {
-    v.post(
-        &format!("{base}/t/{slug}/api/v1/apps/{app}/launch"),
-        json!({}),
-    )
-    .await
+    let url = format!("{base}/t/{slug}/api/v1/apps/{app}/launch");
+    crate::api::retry_busy("launch", || v.post(&url, json!({}))).await
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]

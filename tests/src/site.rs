@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, COOKIE, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::api::Reply;
+use crate::api::{fresh_request_id, retry_busy, Reply};
 
 /// The captcha answer the test cluster's nodes are started with
 /// (`OPENCLOUD_TEST_CAPTCHA_ANSWER`), so tests can solve captchas.
@@ -131,7 +131,10 @@ impl Visitor {
 
     /// Signs in and fails unless it worked.
     pub async fn sign_in(&self, base: &str, slug: &str, user: &str, pw: &str) -> Result<()> {
-        let r = self.login(base, slug, user, pw).await?;
+        let r = retry_busy(&format!("sign-in of {user}"), || {
+            self.login(base, slug, user, pw)
+        })
+        .await?;
         if r.status != StatusCode::OK {
             bail!(
                 "sign-in of {user} to {slug} failed: {} {}",
@@ -165,9 +168,23 @@ impl TenantAdmin {
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Reply> {
+        self.call_with_id(method, path, body, None).await
+    }
+
+    /// [`Self::call`] with an `X-Request-Id`.
+    pub async fn call_with_id(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        request_id: Option<&str>,
+    ) -> Result<Reply> {
         let mut req = self.client.request(method, self.url(path));
         if let Some(b) = body {
             req = req.json(&b);
+        }
+        if let Some(id) = request_id {
+            req = req.header("X-Request-Id", id);
         }
         let resp = req.send().await?;
         let status = resp.status();
@@ -177,9 +194,14 @@ impl TenantAdmin {
         })
     }
 
-    /// Creates a record and fails unless the answer is 201.
+    /// Creates a record and fails unless the answer is 201 (retrying while
+    /// the cluster is busy).
     pub async fn create(&self, path: &str, body: Value) -> Result<Value> {
-        let r = self.call(Method::POST, path, Some(body.clone())).await?;
+        let id = fresh_request_id();
+        let r = retry_busy(&format!("POST {path}"), || {
+            self.call_with_id(Method::POST, path, Some(body.clone()), Some(&id))
+        })
+        .await?;
         if r.status != StatusCode::CREATED {
             bail!("POST {path} {body}: {} {}", r.status, r.text());
         }
@@ -189,7 +211,11 @@ impl TenantAdmin {
     /// A tenant with a profile `staff` of web apps `wiki` and `mail`, an
     /// app `secret` in no profile, an admin `boss` and a user `alice`.
     pub async fn seed(&self, operator: &crate::api::Api, name: &str) -> Result<()> {
-        let r = operator.create_tenant(&self.slug, name, None).await?;
+        let id = fresh_request_id();
+        let r = retry_busy("creating a tenant", || {
+            operator.create_tenant(&self.slug, name, Some(&id))
+        })
+        .await?;
         if r.status != StatusCode::CREATED {
             bail!("creating tenant {}: {} {}", self.slug, r.status, r.text());
         }
