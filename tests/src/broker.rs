@@ -159,6 +159,17 @@ pub async fn vms(admin: &TenantAdmin) -> Result<Vec<VmInfo>> {
     Ok(serde_json::from_value(r.json()?)?)
 }
 
+/// Polls until VM `id`'s record is gone (its QEMU destroyed and its usage
+/// recorded); fails with the last list.
+pub async fn wait_vm_gone(
+    admin: &TenantAdmin,
+    what: &str,
+    id: &str,
+    timeout: Duration,
+) -> Result<Vec<VmInfo>> {
+    wait_vms(admin, what, timeout, |l| !l.iter().any(|v| v.id == id)).await
+}
+
 /// Polls until `done` holds for the VM list; fails with the last list.
 pub async fn wait_vms(
     admin: &TenantAdmin,

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use opencloud_tests::broker::{
-    self, by_state, counts, launch, qemu_pid, seed, shell_pool, user, vms, wait_counts, wait_vms,
-    Presence, NODE_DEAD_AFTER_S,
+    self, by_state, counts, launch, qemu_pid, seed, shell_pool, user, vms, wait_counts,
+    wait_vm_gone, wait_vms, Presence, NODE_DEAD_AFTER_S,
 };
 use opencloud_tests::cluster::Cluster;
 use opencloud_tests::site::TenantAdmin;
@@ -101,10 +101,7 @@ async fn a_warm_pool_fills_a_launch_takes_one_and_it_refills() -> Result<()> {
         )
         .await?;
     ensure!(out.status == StatusCode::NO_CONTENT, "{}", out.text());
-    wait_vms(&admin, "the VM released", Duration::from_secs(30), |l| {
-        !l.iter().any(|v| v.id == vm)
-    })
-    .await?;
+    wait_vm_gone(&admin, "the VM released", &vm, Duration::from_secs(30)).await?;
     ensure!(qemu_pid(&vm).is_none(), "the released VM's QEMU still runs");
     let usage = admin.call(Method::GET, "usage", None).await?.json()?;
     let events = usage.as_array().context("usage")?;
@@ -547,10 +544,7 @@ async fn a_disk_pool_boots_throwaway_overlays_of_one_base() -> Result<()> {
     )
     .await?;
     let id = vm.id.clone();
-    wait_vms(&admin, "released", Duration::from_secs(30), |l| {
-        !l.iter().any(|v| v.id == id)
-    })
-    .await?;
+    wait_vm_gone(&admin, "released", &id, Duration::from_secs(30)).await?;
     let start = Instant::now();
     while dir.exists() {
         ensure!(

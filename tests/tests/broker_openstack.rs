@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use opencloud_tests::broker::{self, launch, seed, user, wait_counts, wait_vms};
+use opencloud_tests::broker::{self, launch, seed, user, wait_counts, wait_vm_gone, wait_vms};
 use opencloud_tests::cluster::Cluster;
 use opencloud_tests::guest::{Guest, GuestOptions};
 use opencloud_tests::nova::{NovaStandIn, FLAVOR, IMAGE, NETWORK};
@@ -129,11 +129,11 @@ async fn a_cloud_pool_boots_servers_and_a_launch_reaches_the_console() -> Result
     })
     .await?;
     // The usage is recorded as the VM's record is removed.
-    wait_vms(
+    wait_vm_gone(
         &admin,
         "the released VM's record removed",
+        &vm_id,
         Duration::from_secs(60),
-        |l| !l.iter().any(|v| v.id == vm_id),
     )
     .await?;
     let usage = admin.call(Method::GET, "usage", None).await?.json()?;

@@ -7,7 +7,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use opencloud_tests::broker::{self, launch, seed, shell_pool, user, vms, wait_counts, wait_vms};
+use opencloud_tests::broker::{
+    self, launch, seed, shell_pool, user, vms, wait_counts, wait_vm_gone, wait_vms,
+};
 use opencloud_tests::cluster::Cluster;
 use opencloud_tests::site::TenantAdmin;
 use opencloud_tests::viewer::{first_control, next_msg, ws_connect};
@@ -90,11 +92,11 @@ async fn an_open_viewer_keeps_its_vm_and_its_usage_is_recorded_as_it_runs() -> R
     );
     // The rest of the usage is recorded as the VM's record is removed, once
     // its QEMU is gone.
-    wait_vms(
+    wait_vm_gone(
         &admin,
         "the VM's record removed",
+        &vm,
         Duration::from_secs(60),
-        |l| !l.iter().any(|v| v.id == vm),
     )
     .await?;
 
